@@ -1,0 +1,2 @@
+//! Configuration: one TOML file, validated as a whole.
+pub mod expand;

@@ -1,0 +1,2 @@
+//! Inlet: a webhook receiving server.
+pub mod config;
