@@ -207,8 +207,16 @@ mod tests {
 
     #[test]
     fn unknown_and_unterminated_references_are_errors() {
-        assert!(expand_here("${vault:x}").unwrap_err().contains("unknown reference"));
-        assert!(expand_here("${env:TOKEN").unwrap_err().contains("unterminated"));
+        assert!(
+            expand_here("${vault:x}")
+                .unwrap_err()
+                .contains("unknown reference")
+        );
+        assert!(
+            expand_here("${env:TOKEN")
+                .unwrap_err()
+                .contains("unterminated")
+        );
     }
 
     #[test]

@@ -1,0 +1,51 @@
+//! The config file exactly as written: serde structs that mirror the TOML, with unknown keys
+//! rejected. [`super::Config::parse`] checks these and turns them into the validated `Config`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::expand::Text;
+use super::units::{ByteSize, HumanDuration};
+use super::user::UserValue;
+use crate::security::SecurityConfig;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default, rename = "channel")]
+    pub channels: Vec<Spanned<RawChannel>>,
+    #[serde(default)]
+    pub security: BTreeMap<String, Spanned<SecurityConfig>>,
+    #[serde(default)]
+    pub config: BTreeMap<String, UserValue>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    pub listen: Option<Spanned<Text>>,
+    pub max_body: Option<ByteSize>,
+    pub header_read_timeout: Option<HumanDuration>,
+    pub body_read_timeout: Option<HumanDuration>,
+    pub service_timeout: Option<HumanDuration>,
+    pub shutdown_grace: Option<HumanDuration>,
+    pub max_connections: Option<Spanned<usize>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawChannel {
+    pub name: Spanned<String>,
+    pub path: Spanned<String>,
+    pub methods: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub data_format: super::DataFormat,
+    pub service: Spanned<String>,
+    #[serde(default)]
+    pub security: Vec<Spanned<String>>,
+    pub max_body: Option<ByteSize>,
+}

@@ -1,0 +1,143 @@
+use super::*;
+
+fn parse(source: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("inlet.toml"), source)
+}
+
+fn problems(source: &str) -> Vec<String> {
+    parse(source)
+        .unwrap_err()
+        .to_string()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+const MINIMAL: &str = r#"
+[[channel]]
+name = "jira"
+path = "/webhooks/jira"
+service = "webhooks.jira.receive"
+"#;
+
+#[test]
+fn minimal_channel_gets_defaults() {
+    let config = parse(MINIMAL).unwrap();
+    assert_eq!(config.server.listen.to_string(), DEFAULT_LISTEN);
+    let channel = &config.channels[0];
+    assert_eq!(channel.methods, vec![Method::POST]);
+    assert_eq!(channel.data_format, DataFormat::Json);
+    assert_eq!(channel.max_body, DEFAULT_MAX_BODY);
+}
+
+#[test]
+fn unknown_key_names_key_and_line() {
+    let text = format!("{MINIMAL}bogus = 1\n");
+    let lines = problems(&text);
+    assert!(lines[0].starts_with("inlet.toml:6:"), "{lines:?}");
+    assert!(lines[0].contains("unknown field `bogus`"), "{lines:?}");
+}
+
+#[test]
+fn undefined_security_is_reported_with_line() {
+    let text = format!("{MINIMAL}security = [\"github\"]\n");
+    let lines = problems(&text);
+    assert!(lines[0].starts_with("inlet.toml:6:"), "{lines:?}");
+    assert!(lines[0].contains("`github` is not defined"), "{lines:?}");
+}
+
+#[test]
+fn duplicate_method_and_path_is_reported() {
+    let text = format!(
+        "{MINIMAL}\n[[channel]]\nname = \"other\"\npath = \"/webhooks/jira\"\nservice = \"x\"\n"
+    );
+    let lines = problems(&text);
+    assert!(
+        lines[0].contains("POST /webhooks/jira is already served by channel `jira`"),
+        "{lines:?}"
+    );
+    assert!(
+        lines[0].starts_with("inlet.toml:9: `channel[1].path`"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn bad_cidr_is_reported_at_its_table() {
+    let text = "[security.office]\ntype = \"ip_allow\"\ncidrs = [\"10.0.0.0/99\"]\n";
+    let lines = problems(text);
+    assert!(
+        lines[0].starts_with("inlet.toml:1: `security.office`"),
+        "{lines:?}"
+    );
+    assert!(lines[0].contains("10.0.0.0/99"), "{lines:?}");
+}
+
+#[test]
+fn several_problems_are_all_reported() {
+    let text = r#"
+[server]
+listen = "nowhere"
+
+[[channel]]
+name = "a"
+path = "/a"
+methods = ["FETCH NOW"]
+service = "s"
+"#;
+    let err = parse(text).unwrap_err();
+    assert_eq!(err.problems.len(), 2, "{err}");
+    assert!(err.to_string().contains("`server.listen`"));
+    assert!(err.to_string().contains("is not an HTTP method"));
+}
+
+#[test]
+fn unknown_service_is_reported_by_check_services() {
+    let config = parse(MINIMAL).unwrap();
+    let err = config
+        .check_services(|name| name == "inlet.ping", &["inlet.ping"])
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("inlet.toml:5: `channel[0].service`"),
+        "{text}"
+    );
+    assert!(text.contains("webhooks.jira.receive"), "{text}");
+    assert!(text.contains("(known: `inlet.ping`)"), "{text}");
+}
+
+#[test]
+fn user_config_expands_env_defaults_and_hides_values() {
+    let text = "[config.salesforce]\nwebhook_secret = \"${env:INLET_TEST_SURELY_UNSET:-dev-secret}\"\nretries = 3\n";
+    let config = parse(text).unwrap();
+    assert_eq!(
+        config.user.str("salesforce.webhook_secret").unwrap(),
+        "dev-secret"
+    );
+    assert_eq!(config.user.get("salesforce.retries").unwrap(), 3);
+    assert!(!format!("{config:?}").contains("dev-secret"));
+}
+
+#[test]
+fn unset_env_without_default_names_the_line() {
+    let text = "[config.x]\n\nkey = \"${env:INLET_TEST_SURELY_UNSET}\"\n";
+    let lines = problems(text);
+    assert!(lines[0].starts_with("inlet.toml:3: `key`"), "{lines:?}");
+    assert!(
+        lines[0].contains("INLET_TEST_SURELY_UNSET is not set"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn secrets_never_show_in_debug() {
+    let text = "[security.gh]\ntype = \"hmac\"\nheader = \"X-Sig\"\nsecrets = [\"hunter2\"]\n";
+    let config = parse(text).unwrap();
+    assert!(!format!("{config:?}").contains("hunter2"));
+}
+
+#[test]
+fn bad_sizes_and_durations_are_errors() {
+    assert!(problems("[server]\nmax_body = \"ten\"\n")[0].contains("invalid size"));
+    assert!(problems("[server]\nbody_read_timeout = \"soon\"\n")[0].contains("invalid duration"));
+}

@@ -1,0 +1,186 @@
+//! The flow of one request: route, read the body, verify, check the format, run the service.
+//!
+//! Each step either hands on to the next or answers with an error. The client sees a JSON
+//! error that says what was wrong with its request, and never internal details; the
+//! operator's log says exactly what happened, under the request's cid.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::CONTENT_LENGTH;
+use http::{HeaderName, HeaderValue, StatusCode};
+use hyper::body::Incoming;
+use tracing::Instrument;
+
+use super::body::{BodyError, read_limited};
+use super::reply::{self, HttpResponse};
+use crate::config::ChannelConfig;
+use crate::format::check_body;
+use crate::routes::RouteMatch;
+use crate::security::{self, Unverified};
+use crate::server::Gateway;
+use crate::service::{Context, ErrorKind, Request, ServiceError, call_guarded};
+
+/// The header that carries the cid on every response.
+pub const CID_HEADER: HeaderName = HeaderName::from_static("x-inlet-cid");
+
+/// A new correlation id: time-ordered, so ids sort by arrival.
+pub(crate) fn new_cid() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+/// Answers one request. Never fails: every problem becomes an HTTP error response.
+pub(crate) async fn handle(
+    gateway: Arc<Gateway>,
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+) -> HttpResponse {
+    let cid = new_cid();
+    let span = tracing::info_span!("request", cid = %cid, channel = tracing::field::Empty);
+    async move {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_string();
+        let mut response = respond(&gateway, request, peer, &cid).await;
+        response.headers_mut().insert(
+            CID_HEADER,
+            HeaderValue::from_str(&cid).expect("a cid is hex, so a valid header value"),
+        );
+        tracing::info!(
+            %method,
+            path,
+            %peer,
+            status = response.status().as_u16(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "request"
+        );
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn respond(
+    gateway: &Arc<Gateway>,
+    request: hyper::Request<Incoming>,
+    peer: SocketAddr,
+    cid: &str,
+) -> HttpResponse {
+    let (channel, params) = match gateway
+        .config
+        .routes
+        .lookup(request.method(), request.uri().path())
+    {
+        RouteMatch::Found { channel, params } => (&gateway.config.channels[channel], params),
+        RouteMatch::MethodNotAllowed { allow } => return reply::method_not_allowed(allow, cid),
+        RouteMatch::NotFound => {
+            let message = format!("no channel serves {}", request.uri().path());
+            return reply::error(StatusCode::NOT_FOUND, &message, cid);
+        }
+    };
+    tracing::Span::current().record("channel", channel.name.as_str());
+
+    let (head, body) = request.into_parts();
+    let content_length = head
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    let timeout = gateway.config.server.body_read_timeout;
+    let body = match read_limited(body, content_length, channel.max_body, timeout).await {
+        Ok(body) => body,
+        Err(err) => return body_error(err, cid),
+    };
+
+    let verified = match security::verify(&channel.security, Unverified::new(head, body, peer)) {
+        Ok(verified) => verified,
+        Err(rejected) => {
+            tracing::warn!(
+                definition = rejected.definition,
+                check = rejected.failure.kind(),
+                reason = %rejected.failure,
+                "security check failed"
+            );
+            let message = if rejected.status == StatusCode::FORBIDDEN {
+                "forbidden"
+            } else {
+                "unauthorized"
+            };
+            return reply::error(rejected.status, message, cid);
+        }
+    };
+    let (head, body, peer) = verified.into_parts();
+
+    if let Err(message) = check_body(channel.data_format, &body) {
+        tracing::info!(reason = %message, "rejected malformed body");
+        return reply::error(StatusCode::BAD_REQUEST, &message, cid);
+    }
+    run_service(
+        gateway,
+        channel,
+        Request::from_http(head, body, peer, params, channel.data_format),
+        cid,
+    )
+    .await
+}
+
+async fn run_service(
+    gateway: &Arc<Gateway>,
+    channel: &ChannelConfig,
+    request: Request,
+    cid: &str,
+) -> HttpResponse {
+    let Some(service) = gateway.shared.services.get(&channel.service) else {
+        let message = format!("service {} is not deployed", channel.service);
+        tracing::warn!(
+            service = channel.service,
+            "channel's service is not deployed"
+        );
+        return reply::unavailable(&message, cid, 5);
+    };
+    let ctx = Context::new(Arc::clone(&gateway.shared), Arc::from(cid));
+    let limit = gateway.config.server.service_timeout;
+    let outcome = tokio::time::timeout(limit, call_guarded(service.as_ref(), request, ctx)).await;
+    match outcome {
+        Ok(Ok(answer)) => reply::from_service(answer),
+        Ok(Err(err)) => service_error(&channel.service, err, cid),
+        Err(_) => {
+            let err = ServiceError::with_kind(
+                ErrorKind::Timeout,
+                format!("did not finish within {limit:?}"),
+            );
+            service_error(&channel.service, err, cid)
+        }
+    }
+}
+
+fn service_error(service: &str, err: ServiceError, cid: &str) -> HttpResponse {
+    match err.kind() {
+        ErrorKind::Client(_) => tracing::info!(service, error = %err, "service rejected the input"),
+        kind => tracing::error!(service, ?kind, error = %err, "service failed"),
+    }
+    if err.kind() == ErrorKind::NotDeployed {
+        return reply::unavailable(&err.public_message(), cid, 5);
+    }
+    reply::error(err.status(), &err.public_message(), cid)
+}
+
+fn body_error(err: BodyError, cid: &str) -> HttpResponse {
+    let (status, message) = match err {
+        BodyError::TooLarge { limit } => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than this channel's limit of {limit} bytes"),
+        ),
+        BodyError::TimedOut { after } => (
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the body did not arrive within {} s", after.as_secs_f64()),
+        ),
+        BodyError::Unreadable(reason) => (
+            StatusCode::BAD_REQUEST,
+            format!("the body could not be read: {reason}"),
+        ),
+    };
+    tracing::info!(status = status.as_u16(), reason = %message, "rejected body");
+    reply::error(status, &message, cid)
+}

@@ -1,0 +1,84 @@
+//! The accept loop: connection cap, header timeout, keep-alive, and graceful shutdown.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use super::dispatch;
+use crate::server::Gateway;
+
+/// Serves `listener` until `shutdown` completes, then stops accepting and gives open
+/// connections until `grace` has passed to finish their requests. Returns when the stop
+/// began, so that the caller can spend what is left of the grace period.
+pub(crate) async fn serve_connections(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()>,
+) -> Instant {
+    let server = &gateway.config.server;
+    let grace = server.shutdown_grace;
+    // A permit per open connection; when they run out, new connections wait in the kernel's
+    // backlog instead of exhausting file descriptors and memory here.
+    let slots = Arc::new(Semaphore::new(server.max_connections));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(server.header_read_timeout)
+        .keep_alive(true)
+        .max_buf_size(64 * 1024);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+
+    loop {
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = Arc::clone(&slots).acquire_owned() => slot.expect("the semaphore is never closed"),
+        };
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Usually EMFILE or ECONNABORTED: wait a moment rather than spin.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Webhook answers are small; sending them at once beats Nagle's coalescing.
+        let _ = stream.set_nodelay(true);
+        let gateway = Arc::clone(&gateway);
+        let service = service_fn(move |request| {
+            let gateway = Arc::clone(&gateway);
+            async move { Ok::<_, Infallible>(dispatch::handle(gateway, request, peer).await) }
+        });
+        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(%peer, error = %err, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+
+    let stop_began = Instant::now();
+    drop(listener);
+    tracing::info!(
+        grace_s = grace.as_secs_f64(),
+        "stopped accepting; finishing in-flight requests"
+    );
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing the remaining connections"),
+    }
+    stop_began
+}

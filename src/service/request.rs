@@ -1,0 +1,225 @@
+//! What a service receives: the payload, and everything about the HTTP request it came from.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::ServiceError;
+use crate::format::{DataFormat, parse_payload};
+
+/// The input of one service call.
+///
+/// For a channel it holds the raw request exactly as received; for an `invoke` it holds the
+/// caller's payload. The JSON `payload` is parsed from the raw bytes on first use and kept.
+#[derive(Debug)]
+pub struct Request {
+    method: Method,
+    path: String,
+    query: String,
+    params: Vec<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+    peer: Option<SocketAddr>,
+    format: DataFormat,
+    payload: OnceLock<Result<Value, String>>,
+}
+
+impl Request {
+    /// A request that arrived on a channel and passed its security.
+    pub(crate) fn from_http(
+        head: http::request::Parts,
+        body: Bytes,
+        peer: SocketAddr,
+        params: Vec<(String, String)>,
+        format: DataFormat,
+    ) -> Self {
+        Request {
+            method: head.method,
+            path: head.uri.path().to_string(),
+            query: head.uri.query().unwrap_or("").to_string(),
+            params,
+            headers: head.headers,
+            body,
+            peer: Some(peer),
+            format,
+            payload: OnceLock::new(),
+        }
+    }
+
+    /// A request made by `invoke`/`invoke_async`, or by a test: the payload is given, and the
+    /// raw body is its JSON text.
+    pub fn from_payload(payload: Value) -> Self {
+        let body =
+            Bytes::from(serde_json::to_vec(&payload).expect("a JSON value always serialises"));
+        Request {
+            method: Method::POST,
+            path: String::new(),
+            query: String::new(),
+            params: Vec::new(),
+            headers: HeaderMap::new(),
+            body,
+            peer: None,
+            format: DataFormat::Json,
+            payload: OnceLock::from(Ok(payload)),
+        }
+    }
+
+    /// Adds a header; useful when building a request in a test.
+    pub fn with_header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// The payload as JSON: the parsed body on a `json` channel, an object of fields on a
+    /// `form` channel, a string on `text` and `xml` channels, and null on a `raw` channel.
+    /// An empty body is null.
+    pub fn payload(&self) -> Result<&Value, ServiceError> {
+        self.payload
+            .get_or_init(|| parse_payload(self.format, &self.body))
+            .as_ref()
+            .map_err(ServiceError::bad_request)
+    }
+
+    /// The payload mapped to the service's own model. A missing or mistyped field gives a
+    /// 422 that names the field.
+    pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, ServiceError> {
+        let result = if self.format == DataFormat::Json
+            && self.payload.get().is_none()
+            && !self.body.is_empty()
+        {
+            // Straight from the bytes: no intermediate `Value` on the common path.
+            let mut deserializer = serde_json::Deserializer::from_slice(&self.body);
+            serde_path_to_error::deserialize(&mut deserializer)
+        } else {
+            serde_path_to_error::deserialize(self.payload()?)
+        };
+        result.map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                return ServiceError::bad_request(format!("the body is not valid JSON: {inner}"));
+            }
+            if path == "." {
+                ServiceError::unprocessable(inner)
+            } else {
+                ServiceError::unprocessable(format!("field `{path}`: {inner}"))
+            }
+        })
+    }
+
+    /// The body exactly as received. Verify signatures over this, never over a re-serialised payload.
+    pub fn raw_body(&self) -> &Bytes {
+        &self.body
+    }
+
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// A header's value as text; `None` when absent or not visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The path that was requested; empty for an `invoke`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// A `{param}` segment of the channel's path.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    pub fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+
+    /// The raw query string, without the `?`.
+    pub fn query_string(&self) -> &str {
+        &self.query
+    }
+
+    /// The first value of a query parameter, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(&self.query)
+            .ok()?
+            .into_iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value)
+    }
+
+    /// The TCP peer; `None` for an `invoke`.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    pub fn data_format(&self) -> DataFormat {
+        self.format
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+    use serde::Deserialize;
+
+    fn json_request(body: &str) -> Request {
+        let head = http::Request::post("/x").body(()).unwrap().into_parts().0;
+        Request::from_http(
+            head,
+            Bytes::from(body.to_string()),
+            "127.0.0.1:1".parse().unwrap(),
+            vec![],
+            DataFormat::Json,
+        )
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Access {
+        issue_key: String,
+        email: String,
+    }
+
+    #[test]
+    fn payload_as_names_missing_and_mistyped_fields() {
+        let err = json_request(r#"{"issueKey":"P-1"}"#)
+            .payload_as::<Access>()
+            .unwrap_err();
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            err.public_message().contains("missing field `email`"),
+            "{err:?}"
+        );
+
+        let err = json_request(r#"{"issueKey":"P-1","email":5}"#)
+            .payload_as::<Access>()
+            .unwrap_err();
+        assert!(
+            err.public_message()
+                .starts_with("field `email`: invalid type"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn payload_is_parsed_once_and_empty_body_is_null() {
+        let request = json_request(r#"{"a":1}"#);
+        assert_eq!(request.payload().unwrap()["a"], 1);
+        assert_eq!(json_request("").payload().unwrap(), &Value::Null);
+    }
+}

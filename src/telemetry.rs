@@ -1,0 +1,48 @@
+//! Logging: `tracing` to stderr, as text or JSON, filtered by `INLET_LOG`.
+//!
+//! Every line logged while handling a request sits inside the request's span, so it carries
+//! the cid; background jobs run inside a span with their caller's cid.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::EnvFilter;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The environment variable that sets the log filter, as in `INLET_LOG=debug` or
+/// `INLET_LOG=info,inlet::http=debug`.
+pub const LOG_ENV: &str = "INLET_LOG";
+
+/// Installs the global subscriber. Later calls do nothing, so tests may call it freely.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Sends panics to the log, inside the span of the request that panicked, so that the
+/// operator sees the cid next to the panic message.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let location = info.location().map(|l| l.to_string()).unwrap_or_default();
+        tracing::error!(panic = message, location, "panic");
+    }));
+}
