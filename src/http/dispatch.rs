@@ -102,6 +102,14 @@ async fn respond(
                 reason = %rejected.failure,
                 "security check failed"
             );
+            // A replay of a message already processed is answered as a delivered duplicate,
+            // so the provider stops retrying; nothing reaches the service twice.
+            if matches!(rejected.failure, security::Failure::Replayed(_)) {
+                return reply::json(
+                    rejected.status,
+                    &serde_json::json!({ "status": "duplicate", "cid": cid }),
+                );
+            }
             let message = if rejected.status == StatusCode::FORBIDDEN {
                 "forbidden"
             } else {
@@ -110,19 +118,37 @@ async fn respond(
             return reply::error(rejected.status, message, cid);
         }
     };
-    let (head, body, peer) = verified.into_parts();
+    let (head, body, peer, settlement) = verified.into_parts();
+
+    // A provider's handshake is answered by the channel itself; the service never sees it.
+    if let Some(handshake) = settlement.handshake() {
+        tracing::info!(
+            status = handshake.status.as_u16(),
+            "answered a provider handshake"
+        );
+        let response = reply::raw(handshake);
+        settlement.settle(true);
+        return response;
+    }
 
     if let Err(message) = check_body(channel.data_format, &body) {
         tracing::info!(reason = %message, "rejected malformed body");
         return reply::error(StatusCode::BAD_REQUEST, &message, cid);
     }
-    run_service(
+    let mut response = run_service(
         gateway,
         channel,
         Request::from_http(head, body, peer, params, channel.data_format),
         cid,
     )
-    .await
+    .await;
+    let acknowledged = response.status().is_success();
+    // Salesforce needs its SOAP Ack as the answer, and only once the service succeeded.
+    if acknowledged && let Some(acknowledgement) = settlement.acknowledgement() {
+        response = reply::raw(acknowledgement);
+    }
+    settlement.settle(acknowledged);
+    response
 }
 
 async fn run_service(

@@ -48,6 +48,16 @@ pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> HttpRespons
     response
 }
 
+/// A reply the channel gives itself: a handshake or an acknowledgement.
+pub(crate) fn raw(answer: &crate::security::Reply) -> HttpResponse {
+    let mut response = http::Response::new(Full::new(answer.body.clone()));
+    *response.status_mut() = answer.status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(answer.content_type));
+    response
+}
+
 /// Turns a service's answer into HTTP.
 pub(crate) fn from_service(answer: Response) -> HttpResponse {
     let Response {

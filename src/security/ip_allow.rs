@@ -29,8 +29,7 @@ impl IpAllowCheck {
     }
 
     pub fn check(&self, peer: IpAddr) -> Result<(), Failure> {
-        let peer = canonical(peer);
-        if self.networks.iter().any(|net| net.contains(&peer)) {
+        if contains(&self.networks, peer) {
             Ok(())
         } else {
             Err(Failure::NoMatch(format!(
@@ -40,7 +39,13 @@ impl IpAllowCheck {
     }
 }
 
-fn parse_network(text: &str) -> Result<IpNet, String> {
+/// True when `peer` falls in one of `networks`.
+pub(super) fn contains(networks: &[IpNet], peer: IpAddr) -> bool {
+    let peer = canonical(peer);
+    networks.iter().any(|net| net.contains(&peer))
+}
+
+pub(super) fn parse_network(text: &str) -> Result<IpNet, String> {
     let text = text.trim();
     if let Ok(net) = text.parse::<IpNet>() {
         return Ok(net);
