@@ -276,11 +276,31 @@ fn sign_static(preset: Preset, secret: &str, request: &mut Outgoing) -> Result<(
             }
             request.body = serde_json::to_vec(&value).expect("a JSON value always serialises");
         }
-        // Salesforce sends its org id inside the message body, which the caller writes.
-        Preset::Salesforce => {}
+        // Salesforce sends its org id inside the SOAP body: write the secret there.
+        Preset::Salesforce => set_organization_id(&mut request.body, secret),
         other => unreachable!("{} is a signed preset", other.name()),
     }
     Ok(())
+}
+
+/// Replaces the text of the first `OrganizationId` element (any namespace prefix).
+fn set_organization_id(body: &mut Vec<u8>, id: &str) {
+    let text = String::from_utf8_lossy(body).into_owned();
+    let Some(open_end) = text
+        .match_indices("OrganizationId>")
+        .find(|(at, _)| {
+            text[..*at]
+                .rfind('<')
+                .is_some_and(|lt| !text[lt..*at].contains('/'))
+        })
+        .map(|(at, found)| at + found.len())
+    else {
+        return;
+    };
+    let Some(close) = text[open_end..].find('<') else {
+        return;
+    };
+    *body = format!("{}{id}{}", &text[..open_end], &text[open_end + close..]).into_bytes();
 }
 
 /// Writes `value` at `pointer` in a JSON object body, creating objects on the way.

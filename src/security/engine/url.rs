@@ -73,11 +73,13 @@ pub fn body_hash_matches(body: &[u8], expected_hex: &str) -> bool {
     )
 }
 
-/// Twilio's parameter string: every form field as `name + value`, sorted by name and then
-/// by value, with values URL-decoded. `None` when the body is not a form.
+/// Twilio's parameter string: every distinct form field as `name + value`, sorted by name
+/// and then by value, with values URL-decoded. `None` when the body is not a form.
 pub fn sorted_form_params(body: &[u8]) -> Option<Vec<u8>> {
     let mut fields: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
     fields.sort();
+    // twilio-python signs `sorted(set(values))`: a repeated identical pair counts once.
+    fields.dedup();
     let mut out = Vec::with_capacity(body.len());
     for (name, value) in fields {
         out.extend_from_slice(name.as_bytes());
