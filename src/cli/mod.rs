@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check` and `send`.
+//! The command line: `serve`, `check`, `send` and `verify`.
 //!
 //! Every subcommand returns an exit code: 0 for success, 1 for a failure it explains on
 //! stderr, and 2 for a usage error (from clap).
@@ -6,6 +6,7 @@
 mod check;
 mod send;
 mod serve;
+mod verify;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -42,8 +43,10 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Check a config file without serving it; exits 1 if anything is wrong.
     Check(check::CheckArgs),
-    /// Send a test webhook, optionally signed, and print the answer.
+    /// Send a test webhook, optionally signed as a provider would, and print the answer.
     Send(send::SendArgs),
+    /// Check a captured request's signature offline and say why it passes or fails.
+    Verify(verify::VerifyArgs),
 }
 
 /// Runs the CLI for `app` with `args` (the first being the program name).
@@ -87,6 +90,7 @@ pub(crate) fn run(app: App, args: impl IntoIterator<Item = OsString>) -> ExitCod
             Command::Serve(args) => serve::run(app, args).await,
             Command::Check(args) => check::run(&app, args),
             Command::Send(args) => send::run(args).await,
+            Command::Verify(args) => verify::run(args),
         }
     });
     match result {

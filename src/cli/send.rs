@@ -1,5 +1,9 @@
 //! `inlet send`: a curl for webhooks. It sends a body, optionally signed, and prints the
 //! status, the headers and the body of the answer.
+//!
+//! `--provider NAME --secret S` signs exactly as that provider would, through
+//! [`crate::security::sign`], the same code the round-trip tests use; `--now` pins the
+//! signing time so a request can be reproduced byte for byte.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,6 +13,8 @@ use http::{HeaderName, HeaderValue};
 
 use crate::config::units::HumanDuration;
 use crate::security::hmac::{Algorithm, Encoding, compute};
+use crate::security::sign::{Outgoing, sign};
+use crate::security::{Preset, unix_millis};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct SendArgs {
@@ -27,8 +33,33 @@ pub(crate) struct SendArgs {
     #[arg(long, short = 'X', default_value = "POST")]
     method: String,
 
+    /// Sign as this provider would (a preset name, as in `github` or `stripe`).
+    #[arg(long, value_name = "NAME", requires = "secret", value_parser = super::verify::preset_parser())]
+    provider: Option<Preset>,
+
+    /// The provider's secret: the signing secret, or for Discord a hex Ed25519 seed, for
+    /// Standard Webhooks v1a `whsk_<b64 seed>`, for SendGrid a P-256 private key (base64
+    /// PKCS#8 DER or hex); for Okta the Authorization value, for Graph the clientState, for
+    /// Salesforce the org id, for ServiceNow `user:password`.
+    #[arg(long, value_name = "S", requires = "provider")]
+    secret: Option<String>,
+
+    /// Sign as of this time, in Unix seconds (default: now), to reproduce a request exactly.
+    #[arg(
+        long,
+        value_name = "UNIX_SECONDS",
+        requires = "provider",
+        allow_negative_numbers = true
+    )]
+    now: Option<i64>,
+
     /// Sign the body with HMAC-SHA256 under this secret (hex digest).
-    #[arg(long, value_name = "SECRET", requires = "signature_header")]
+    #[arg(
+        long,
+        value_name = "SECRET",
+        requires = "signature_header",
+        conflicts_with = "provider"
+    )]
     hmac_sha256: Option<String>,
 
     /// The header that carries the signature, as in X-Salesforce-Signature.
@@ -78,6 +109,40 @@ pub(crate) async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         headers.insert(name, HeaderValue::from_str(&value)?);
     }
 
+    let mut url = args.url.clone();
+    let mut body = body;
+    if let (Some(provider), Some(secret)) = (args.provider, &args.secret) {
+        let mut outgoing = Outgoing {
+            method: method.to_string(),
+            url,
+            headers: headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body,
+        };
+        let now_ms = args
+            .now
+            .map(|s| s.saturating_mul(1000))
+            .unwrap_or_else(|| unix_millis(std::time::SystemTime::now()));
+        sign(provider, secret, &mut outgoing, now_ms)
+            .map_err(|why| anyhow::anyhow!("--provider {}: {why}", provider.name()))?;
+        headers = http::HeaderMap::new();
+        for (name, value) in &outgoing.headers {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes())?,
+                HeaderValue::from_str(value)?,
+            );
+        }
+        url = outgoing.url;
+        body = outgoing.body;
+    }
+
     // reqwest is built without a bundled TLS provider; install ring's for https URLs.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
@@ -85,12 +150,12 @@ pub(crate) async fn run(args: SendArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot build the HTTP client")?;
     let response = client
-        .request(method, &args.url)
+        .request(method, &url)
         .headers(headers)
         .body(body)
         .send()
         .await
-        .with_context(|| format!("cannot send to {}", args.url))?;
+        .with_context(|| format!("cannot send to {url}"))?;
 
     let status = response.status();
     println!("{:?} {}", response.version(), status);
@@ -121,7 +186,7 @@ fn read_body(data: &str) -> anyhow::Result<Vec<u8>> {
     }
 }
 
-fn parse_header(text: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
+pub(crate) fn parse_header(text: &str) -> anyhow::Result<(HeaderName, HeaderValue)> {
     let Some((name, value)) = text.split_once(':') else {
         bail!("--header {text:?} must look like 'Name: value'");
     };

@@ -21,6 +21,8 @@ pub mod engine;
 pub mod hmac;
 mod ip_allow;
 pub mod presets;
+#[cfg(test)]
+mod proptests;
 pub mod replay;
 pub mod sign;
 mod signed_hmac;

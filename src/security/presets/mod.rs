@@ -319,4 +319,4 @@ pub fn delivery_id(preset: Preset, headers: &HeaderMap, body: &[u8]) -> Option<S
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
