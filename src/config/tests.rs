@@ -141,3 +141,27 @@ fn bad_sizes_and_durations_are_errors() {
     assert!(problems("[server]\nmax_body = \"ten\"\n")[0].contains("invalid size"));
     assert!(problems("[server]\nbody_read_timeout = \"soon\"\n")[0].contains("invalid duration"));
 }
+
+#[test]
+fn presets_are_security_kinds_with_secrets() {
+    let text = "[security.gh]\ntype = \"github\"\nsecrets = [\"old\", \"new\"]\n\n[security.stripe]\ntype = \"stripe\"\nsecrets = [\"whsec_x\"]\ntolerance = \"10m\"\n";
+    let config = parse(text).unwrap();
+    assert_eq!(config.security.len(), 2);
+    assert!(!format!("{config:?}").contains("whsec_x"));
+}
+
+#[test]
+fn preset_problems_name_the_table_and_line() {
+    let lines = problems("\n[security.tw]\ntype = \"twilio\"\nsecrets = [\"t\"]\n");
+    assert!(
+        lines[0].starts_with("inlet.toml:2: `security.tw`"),
+        "{lines:?}"
+    );
+    assert!(lines[0].contains("set `url`"), "{lines:?}");
+    let lines = problems("[security.d]\ntype = \"discord\"\nsecrets = [\"xyz\"]\n");
+    assert!(lines[0].contains("secret #1"), "{lines:?}");
+    let lines = problems("[security.g]\ntype = \"githb\"\nsecrets = [\"x\"]\n");
+    assert!(lines[0].contains("githb"), "{lines:?}");
+    let lines = problems("[security.g]\ntype = \"github\"\nsecrets = [\"x\"]\nheader = \"x\"\n");
+    assert!(lines[0].contains("unknown field `header`"), "{lines:?}");
+}

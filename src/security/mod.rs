@@ -114,7 +114,10 @@ impl SecurityDef {
         let (check, replay_capacity) = match config {
             SecurityConfig::Hmac(c) => {
                 let check = signed_hmac::HmacCheck::build(c)?;
-                let capacity = check.is_timestamped().then(|| c.replay_cache);
+                if c.replay_cache.is_some() && !check.is_timestamped() {
+                    return Err("`replay_cache`: needs a timestamp (`timestamp_header` or `list.timestamp_key`)".to_string());
+                }
+                let capacity = check.is_timestamped().then_some(c.replay_cache);
                 (Check::Hmac(check), capacity)
             }
             SecurityConfig::Basic(c) => (Check::Basic(basic::BasicCheck::build(c)?), None),

@@ -158,3 +158,70 @@ impl HmacCheck {
         engine::verify(&self.scheme, &self.keys, &message, now_ms).map(|m| m.replay)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, HeaderValue};
+
+    use super::*;
+    use crate::security::config::SecurityConfig;
+    use crate::security::hmac::{Algorithm, compute};
+
+    fn build(toml_text: &str) -> Result<HmacCheck, String> {
+        match toml::from_str::<SecurityConfig>(toml_text).unwrap() {
+            SecurityConfig::Hmac(config) => HmacCheck::build(&config),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn a_custom_timestamped_list_scheme_is_only_config() {
+        let check = build(
+            r#"
+            type = "hmac"
+            header = "X-Acme-Signature"
+            list = { separator = ",", pair = "=", version = "v1", timestamp_key = "t" }
+            template = "{timestamp}.{body}"
+            tolerance = "1m"
+            secrets = ["acme"]
+            "#,
+        )
+        .unwrap();
+        assert!(check.is_timestamped());
+        let mac = hex::encode(compute(Algorithm::Sha256, b"acme", &[b"1000.{}"]));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-acme-signature",
+            HeaderValue::from_str(&format!("t=1000,v1={mac}")).unwrap(),
+        );
+        assert!(
+            check
+                .check("POST", "", &headers, b"{}", 1_000_000 + 60_000)
+                .is_ok()
+        );
+        let stale = check.check("POST", "", &headers, b"{}", 1_000_000 + 60_001);
+        assert!(matches!(stale, Err(Failure::StaleTimestamp(_))));
+    }
+
+    #[test]
+    fn the_plain_form_still_works_and_inconsistent_configs_are_refused() {
+        let check =
+            build("type = \"hmac\"\nheader = \"X-Sig\"\nprefix = \"sha256=\"\nsecrets = [\"k\"]\n")
+                .unwrap();
+        let mac = hex::encode(compute(Algorithm::Sha256, b"k", &[b"body"]));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-sig",
+            HeaderValue::from_str(&format!("sha256={mac}")).unwrap(),
+        );
+        assert!(check.check("POST", "", &headers, b"body", 0).is_ok());
+        assert!(check.check("POST", "", &headers, b"bodY", 0).is_err());
+        let missing_ts = build(
+            "type = \"hmac\"\nheader = \"X\"\ntemplate = \"{timestamp}{body}\"\nsecrets = [\"k\"]\n",
+        );
+        assert!(missing_ts.unwrap_err().contains("{timestamp}"));
+        let no_body =
+            build("type = \"hmac\"\nheader = \"X\"\ntemplate = \"{method}\"\nsecrets = [\"k\"]\n");
+        assert!(no_body.unwrap_err().contains("{body}"));
+    }
+}

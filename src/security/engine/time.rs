@@ -94,8 +94,10 @@ fn parse_date_time(text: &str, loose: bool) -> Option<i64> {
             .then(|| part.parse().ok())?
     };
     let separator_ok = |at: usize, want: u8| bytes.get(at) == Some(&want);
-    if !(separator_ok(4, b'-') && separator_ok(7, b'-') && separator_ok(13, b':'))
-        || !separator_ok(16, b':')
+    if !(separator_ok(4, b'-')
+        && separator_ok(7, b'-')
+        && separator_ok(13, b':')
+        && separator_ok(16, b':'))
     {
         return None;
     }
