@@ -127,7 +127,9 @@ async fn respond(
             "answered a provider handshake"
         );
         let response = reply::raw(handshake);
-        settlement.settle(true);
+        // A handshake reaches no service and its answer is the same every time, so it keeps
+        // no replay-cache id: a provider repeating it gets the same answer again.
+        settlement.settle(false);
         return response;
     }
 
