@@ -141,3 +141,11 @@ fn bad_sizes_and_durations_are_errors() {
     assert!(problems("[server]\nmax_body = \"ten\"\n")[0].contains("invalid size"));
     assert!(problems("[server]\nbody_read_timeout = \"soon\"\n")[0].contains("invalid duration"));
 }
+
+#[test]
+fn the_example_config_in_the_repository_is_valid() {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/inlet.example.toml"));
+    let config = Config::load(path).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(config.channels.len(), 1);
+    assert_eq!(config.security.len(), 4);
+}
