@@ -5,6 +5,7 @@
 
 use std::io::IsTerminal;
 
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
@@ -19,17 +20,25 @@ pub enum LogFormat {
 pub const LOG_ENV: &str = "INLET_LOG";
 
 /// Installs the global subscriber. Later calls do nothing, so tests may call it freely.
-pub fn init(format: LogFormat) {
+///
+/// Lines are written to stderr by a dedicated thread, so a request never waits for a
+/// `write` system call; the returned guard flushes what is queued when it is dropped, so
+/// keep it until the process ends. When the queue is full, logging waits rather than drops.
+pub fn init(format: LogFormat) -> WorkerGuard {
     let filter = EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    guard
 }
 
 /// Sends panics to the log, inside the span of the request that panicked, so that the

@@ -74,7 +74,7 @@ pub(crate) fn run(app: App, args: impl IntoIterator<Item = OsString>) -> ExitCod
             return ExitCode::from(2);
         }
     };
-    telemetry::init(cli.log_format);
+    let _log_flush = telemetry::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -165,3 +165,11 @@ fn preset_problems_name_the_table_and_line() {
     let lines = problems("[security.g]\ntype = \"github\"\nsecrets = [\"x\"]\nheader = \"x\"\n");
     assert!(lines[0].contains("unknown field `header`"), "{lines:?}");
 }
+
+#[test]
+fn the_example_config_in_the_repository_is_valid() {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/inlet.example.toml"));
+    let config = Config::load(path).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(config.channels.len(), 1);
+    assert_eq!(config.security.len(), 4);
+}

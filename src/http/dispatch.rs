@@ -25,6 +25,10 @@ use crate::service::{Context, ErrorKind, Request, ServiceError, call_guarded};
 /// The header that carries the cid on every response.
 pub const CID_HEADER: HeaderName = HeaderName::from_static("x-inlet-cid");
 
+/// The log target of the one line logged per request; `INLET_LOG=info,inlet::access=off`
+/// turns it off.
+pub const ACCESS_LOG_TARGET: &str = "inlet::access";
+
 /// A new correlation id: time-ordered, so ids sort by arrival.
 pub(crate) fn new_cid() -> String {
     uuid::Uuid::now_v7().simple().to_string()
@@ -48,6 +52,7 @@ pub(crate) async fn handle(
             HeaderValue::from_str(&cid).expect("a cid is hex, so a valid header value"),
         );
         tracing::info!(
+            target: ACCESS_LOG_TARGET,
             %method,
             path,
             %peer,

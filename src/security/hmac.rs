@@ -87,10 +87,12 @@ pub fn mac_matches(algorithm: Algorithm, key: &[u8], parts: &[&[u8]], mac: &[u8]
 /// Returns false for a missing, malformed or wrong signature. The comparison is constant-time.
 ///
 /// ```
-/// use inlet::security::{signature_matches, Algorithm, Encoding};
+/// use inlet::security::{hmac::compute, signature_matches, Algorithm, Encoding};
 /// let body = br#"{"type":"opportunity.closed_won"}"#;
-/// let signature = "0f6a52e68d9e66a3a4ae1fc9c5c0fb3d06e6e33b1d7f1e0ffb7e52fc60e5a999";
-/// assert!(!signature_matches(Algorithm::Sha256, Encoding::Hex, b"secret", body, signature));
+/// // What the sender puts in its signature header: the hex HMAC-SHA256 of the raw body.
+/// let header = Encoding::Hex.encode(&compute(Algorithm::Sha256, b"secret", &[body]));
+/// assert!(signature_matches(Algorithm::Sha256, Encoding::Hex, b"secret", body, &header));
+/// assert!(!signature_matches(Algorithm::Sha256, Encoding::Hex, b"other", body, &header));
 /// ```
 pub fn signature_matches(
     algorithm: Algorithm,

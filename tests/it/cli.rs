@@ -1,201 +1,245 @@
-//! The `inlet verify` and `inlet send` commands, run as a user runs them.
+//! The `inlet` binary: `check`, `serve` with signals, `send`, and usage errors.
 
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-use inlet::security::Preset;
-
-use crate::support::{TestServer, all_presets_config, signing_secret};
+const INLET: &str = env!("CARGO_BIN_EXE_inlet");
 
 fn inlet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_inlet"))
+    Command::new(INLET)
         .args(args)
+        .env_remove("INLET_LOG")
         .output()
-        .unwrap()
+        .expect("the inlet binary runs")
 }
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
+fn write_config(dir: &Path, text: &str) -> String {
+    let path = dir.join("inlet.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
 }
+
+fn check(text: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), text);
+    let output = inlet(&["check", "--config", &path]);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.code().unwrap(), stderr)
+}
+
+const GOOD: &str = r#"
+[security.key]
+type = "apikey"
+header = "X-Key"
+values = ["${env:INLET_TEST_UNSET_KEY:-dev}"]
+
+[[channel]]
+name = "echo"
+path = "/echo"
+service = "inlet.echo"
+security = ["key"]
+"#;
 
 #[test]
-fn verify_says_valid_or_why_not_with_exit_codes() {
-    let github = [
-        "verify",
-        "--scheme",
-        "github",
-        "--secret",
-        "It's a Secret to Everybody",
-        "--header",
-        "X-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
-        "--body",
-        "Hello, World!",
-    ];
-    let output = inlet(&github);
-    assert_eq!(output.status.code(), Some(0));
-    assert_eq!(stdout(&output).lines().next(), Some("valid"));
-
-    let mut tampered = github;
-    tampered[8] = "Hello, World?";
-    let output = inlet(&tampered);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(
-        stdout(&output).starts_with("invalid: no_match"),
+fn check_accepts_a_good_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), GOOD);
+    let output = inlet(&["check", "--config", &path]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
         "{}",
-        stdout(&output)
+        String::from_utf8_lossy(&output.stderr)
     );
-
-    let slack = [
-        "verify",
-        "--scheme",
-        "slack",
-        "--secret",
-        "8f742231b10e8888abcd99yyyzzz85a5",
-        "-H",
-        "X-Slack-Signature: v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
-        "-H",
-        "X-Slack-Request-Timestamp: 1531420618",
-        "--body",
-        "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c",
-        "--now",
-        "1531420618",
-    ];
-    assert_eq!(inlet(&slack).status.code(), Some(0));
-    let mut late = slack.to_vec();
-    let last = late.len() - 1;
-    late[last] = "1531421000";
-    let output = inlet(&late);
-    assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).starts_with("invalid: stale_timestamp"));
-    late.extend(["--tolerance", "600"]);
-    assert_eq!(inlet(&late).status.code(), Some(0));
-
-    // Usage errors: an unknown scheme, no body, a bad header, a missing --url.
-    assert_eq!(
-        inlet(&["verify", "--scheme", "nope", "--secret", "s", "--body", ""])
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(
-        inlet(&["verify", "--scheme", "github", "--secret", "s"])
-            .status
-            .code(),
-        Some(2)
-    );
-    assert_eq!(
-        inlet(&[
-            "verify", "--scheme", "github", "--secret", "s", "-H", "nocolon", "--body", ""
-        ])
-        .status
-        .code(),
-        Some(2)
-    );
-    assert_eq!(
-        inlet(&[
-            "verify", "--scheme", "square", "--secret", "s", "--body", ""
-        ])
-        .status
-        .code(),
-        Some(2)
-    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("ok (1 channel(s)"));
 }
 
 #[test]
-fn verify_prints_the_handshake_reply() {
-    let output = inlet(&[
-        "verify",
-        "--scheme",
-        "okta",
-        "--secret",
-        "Bearer t",
-        "--method",
-        "GET",
-        "-H",
-        "Authorization: Bearer t",
-        "-H",
-        "X-Okta-Verification-Challenge: abc",
-        "--body",
-        "",
-    ]);
-    assert_eq!(output.status.code(), Some(0));
-    let text = stdout(&output);
-    assert!(
-        text.contains("handshake reply: 200 application/json"),
-        "{text}"
-    );
-    assert!(text.contains(r#"{"verification":"abc"}"#), "{text}");
-}
-
-#[tokio::test]
-async fn send_signs_as_the_provider_and_the_channel_accepts_it() {
-    let server = TestServer::start(all_presets_config).await;
-    let base = server.base.clone();
-    for preset in [
-        Preset::Stripe,
-        Preset::Twilio,
-        Preset::Sendgrid,
-        Preset::StandardWebhooks,
-    ] {
-        let base = base.clone();
-        let output = tokio::task::spawn_blocking(move || {
-            let url = format!("{base}/hooks/{}", preset.name());
-            let secret = signing_secret(preset);
-            let mut args = vec![
-                "send",
-                "--provider",
-                preset.name(),
-                "--secret",
-                &secret,
-                &url,
-            ];
-            if preset == Preset::Twilio {
-                args.extend([
-                    "--data",
-                    "Body=hello&From=%2B1555",
-                    "-H",
-                    "Content-Type: application/x-www-form-urlencoded",
-                ]);
-            } else {
-                args.extend(["--data", r#"{"id":"evt_cli","n":1}"#]);
-            }
-            inlet(&args)
-        })
-        .await
-        .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}: {}{}",
-            preset.name(),
-            stdout(&output),
-            String::from_utf8_lossy(&output.stderr)
+fn check_names_each_kind_of_error_with_its_line() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "[[channel]]\nname = \"a\"\npath = \"/a\"\nservice = \"no.such.service\"\n",
+            "inlet.toml:4: `channel[0].service`",
+            "not registered",
+        ),
+        (
+            "[[channel]]\nname = \"a\"\npath = \"/a\"\nservice = \"inlet.echo\"\nsecurity = [\"github\"]\n",
+            "inlet.toml:5: `channel[0].security`",
+            "`github` is not defined",
+        ),
+        (
+            "[[channel]]\nname = \"a\"\npath = \"/a\"\nservice = \"inlet.echo\"\n\n[[channel]]\nname = \"b\"\npath = \"/a\"\nservice = \"inlet.ping\"\n",
+            "inlet.toml:8: `channel[1].path`",
+            "POST /a is already served by channel `a`",
+        ),
+        (
+            "[security.office]\ntype = \"ip_allow\"\ncidrs = [\"300.1.1.0/24\"]\n",
+            "inlet.toml:1: `security.office`",
+            "300.1.1.0/24",
+        ),
+        (
+            "[server]\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"\n",
+            "inlet.toml:3: `lisen`",
+            "unknown field `lisen`",
+        ),
+    ];
+    for (text, location, message) in cases {
+        let (code, stderr) = check(text);
+        assert_eq!(code, 1, "{text}");
+        assert!(
+            stderr.contains(location),
+            "expected {location:?} in {stderr:?}"
+        );
+        assert!(
+            stderr.contains(message),
+            "expected {message:?} in {stderr:?}"
         );
     }
-    // A pinned --now an hour ago is outside Stripe's window.
-    let url = format!("{base}/hooks/stripe");
-    let output = tokio::task::spawn_blocking(move || {
-        let now = (std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs()
-            - 3600)
-            .to_string();
-        inlet(&[
-            "send",
-            "--provider",
-            "stripe",
-            "--secret",
-            "stripe-secret",
-            &url,
-            "--data",
-            "{}",
-            "--now",
-            &now,
-        ])
-    })
-    .await
-    .unwrap();
+}
+
+#[test]
+fn missing_config_file_and_usage_errors() {
+    let output = inlet(&["check", "--config", "/nonexistent/inlet.toml"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).contains("401"), "{}", stdout(&output));
-    server.stop().await;
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read the config file"));
+
+    let output = inlet(&["serve"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = inlet(&["frobnicate"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+/// Starts `inlet serve` on a free port and returns the child and its address.
+fn spawn_server(config: &str) -> (Child, String) {
+    let mut child = Command::new(INLET)
+        .args(["serve", "--config", config, "--listen", "127.0.0.1:0"])
+        .env("INLET_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("address=").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let address = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the server logs its address");
+    (child, address)
+}
+
+fn terminate(child: &mut Child) -> i32 {
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop within 15 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn serve_answers_then_exits_zero_on_sigterm_and_send_prints_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), GOOD);
+    let (mut child, address) = spawn_server(&config);
+    let url = format!("http://{address}/echo");
+
+    let output = inlet(&[
+        "send",
+        &url,
+        "--data",
+        r#"{"hello":"world"}"#,
+        "-H",
+        "X-Key: dev",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("HTTP/1.1 200 OK"), "{stdout}");
+    assert!(stdout.contains("x-inlet-cid: "), "{stdout}");
+    assert!(stdout.contains(r#"{"hello":"world"}"#), "{stdout}");
+
+    let body_file = dir.path().join("body.json");
+    std::fs::write(&body_file, b"{\"from\":\"file\"}").unwrap();
+    let output = inlet(&[
+        "send",
+        &url,
+        "--data",
+        &format!("@{}", body_file.display()),
+        "-H",
+        "X-Key: dev",
+    ]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains(r#"{"from":"file"}"#));
+
+    let output = inlet(&["send", &url, "--data", "{}"]);
+    assert_eq!(output.status.code(), Some(1), "a 401 is a failure exit");
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("HTTP/1.1 401"));
+
+    assert_eq!(terminate(&mut child), 0);
+}
+
+#[test]
+fn send_signs_with_hmac_sha256() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        r#"
+[security.sig]
+type = "hmac"
+header = "X-Salesforce-Signature"
+secrets = ["s3cret"]
+
+[[channel]]
+name = "sf"
+path = "/sf"
+service = "inlet.noop"
+security = ["sig"]
+"#,
+    );
+    let (mut child, address) = spawn_server(&config);
+    let url = format!("http://{address}/sf");
+    let signed = inlet(&[
+        "send",
+        &url,
+        "--data",
+        r#"{"type":"x"}"#,
+        "--hmac-sha256",
+        "s3cret",
+        "--signature-header",
+        "X-Salesforce-Signature",
+    ]);
+    assert_eq!(
+        signed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&signed.stdout)
+    );
+    let wrong = inlet(&[
+        "send",
+        &url,
+        "--data",
+        r#"{"type":"x"}"#,
+        "--hmac-sha256",
+        "other",
+        "--signature-header",
+        "X-Salesforce-Signature",
+    ]);
+    assert_eq!(wrong.status.code(), Some(1));
+    // --hmac-sha256 without --signature-header is a usage error.
+    let usage = inlet(&["send", &url, "--data", "{}", "--hmac-sha256", "s3cret"]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert_eq!(terminate(&mut child), 0);
 }

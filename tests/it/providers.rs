@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use inlet::security::sign::{Outgoing, sign};
 use inlet::security::{Preset, unix_millis};
 
-use crate::support::{TestServer, all_presets_config, body, signing_secret};
+use crate::provider_support::{TestServer, all_presets_config, body, signing_secret};
 
 fn client() -> reqwest::Client {
     // reqwest is built without a bundled TLS provider; plain HTTP still needs one installed.

@@ -1,131 +1,165 @@
-//! A test server on a free port, with a service that counts its calls.
+//! Test helpers: a server on a real socket (port 0), an HTTP client, raw TCP, and log capture.
 
+use std::io::Write;
+use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use inlet::security::Preset;
-use inlet::{App, Config, Context, Request, Response, Service, ServiceError};
+use inlet::{App, Config};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
-/// `test.count`: answers 200 and counts how often it ran.
-pub struct Counter(pub Arc<AtomicUsize>);
-
-impl Service for Counter {
-    fn name(&self) -> &str {
-        "test.count"
-    }
-
-    async fn handle(&self, _request: Request, _ctx: Context) -> Result<Response, ServiceError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(Response::json(serde_json::json!({ "processed": true })))
-    }
-}
-
+/// A server serving `config` on 127.0.0.1 with an OS-chosen port.
 pub struct TestServer {
-    pub base: String,
-    pub calls: Arc<AtomicUsize>,
+    pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl TestServer {
-    /// Serves the config that `config_for(port)` writes, on a free port.
-    pub async fn start(config_for: impl FnOnce(u16) -> String) -> TestServer {
+    pub async fn start(app: App, toml: &str) -> TestServer {
+        let config = Config::parse(Path::new("test.toml"), toml).expect("test config is valid");
+        TestServer::start_with(app, config).await
+    }
+
+    pub async fn start_with(app: App, config: Config) -> TestServer {
+        let server = app.build(config).expect("test config matches the app");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let text = config_for(port);
-        let config = Config::parse(Path::new("inlet.toml"), &text)
-            .unwrap_or_else(|err| panic!("{err}\n---\n{text}"));
-        let calls = Arc::new(AtomicUsize::new(0));
-        let server = App::new()
-            .service(Counter(Arc::clone(&calls)))
-            .build(config)
-            .unwrap();
+        let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(async move {
+            server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
         TestServer {
-            base: format!("http://127.0.0.1:{port}"),
-            calls,
+            addr,
             stop: Some(stop),
-            task,
+            task: Some(task),
         }
     }
 
-    pub fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
     }
 
-    pub async fn stop(mut self) {
+    /// Sends the stop signal without waiting for the server to finish.
+    pub fn signal_stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let _ = (&mut self.task).await;
     }
-}
 
-/// The signing secret used for `preset` in these tests.
-pub fn signing_secret(preset: Preset) -> String {
-    match preset {
-        Preset::Discord => hex::encode([7u8; 32]),
-        Preset::Sendgrid => hex::encode([9u8; 32]),
-        Preset::StandardWebhooks => "whsk_VEVTVFNJR05JTkdLRVlET05PVFVTRVRISVNGT1JBTlk=".to_string(),
-        Preset::Svix => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_string(),
-        Preset::Servicenow => "inlet:pa55word".to_string(),
-        Preset::Salesforce => ORG_ID.to_string(),
-        Preset::Okta => "Bearer okta-token".to_string(),
-        other => format!("{}-secret", other.name()),
-    }
-}
-
-pub const ORG_ID: &str = "00D000000000062EAA";
-
-/// A body `preset` accepts, and its content type.
-pub fn body(preset: Preset) -> (&'static str, Vec<u8>) {
-    match preset {
-        Preset::Salesforce => (
-            "text/xml",
-            format!(
-                r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>{ORG_ID}</OrganizationId></notifications></soapenv:Body></soapenv:Envelope>"#
-            )
-            .into_bytes(),
-        ),
-        Preset::Twilio => (
-            "application/x-www-form-urlencoded",
-            b"CallSid=CA1234567890ABCDE&Digits=1234&From=%2B14158675309".to_vec(),
-        ),
-        Preset::Msgraph => (
-            "application/json",
-            br#"{"value":[{"subscriptionId":"s1","changeType":"created","n":1}]}"#.to_vec(),
-        ),
-        _ => (
-            "application/json",
-            br#"{"id":"evt_1","event_id":"evt_1","type":2,"event":{"id":"evt_1"},"data":{"n":1}}"#
-                .to_vec(),
-        ),
-    }
-}
-
-/// A config with one channel per preset at `/hooks/<preset>`, each secured by that preset.
-pub fn all_presets_config(port: u16) -> String {
-    let mut text = String::new();
-    for preset in Preset::ALL {
-        let name = preset.name();
-        let verifying =
-            inlet::security::sign::verifying_secret(*preset, &signing_secret(*preset)).unwrap();
-        text.push_str(&format!(
-            "[[channel]]\nname = {name:?}\npath = \"/hooks/{name}\"\nmethods = [\"POST\", \"GET\"]\ndata_format = \"raw\"\nservice = \"test.count\"\nsecurity = [{name:?}]\n\n"
-        ));
-        text.push_str(&format!(
-            "[security.{name}]\ntype = {name:?}\nsecrets = [{verifying:?}]\n"
-        ));
-        if matches!(preset, Preset::Twilio | Preset::Square | Preset::Hubspot) {
-            text.push_str(&format!("url = \"http://127.0.0.1:{port}/hooks/{name}\"\n"));
+    /// Stops the server and waits (at most 15 s) until it has finished.
+    pub async fn stop(mut self) {
+        self.signal_stop();
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(15), task)
+                .await
+                .expect("server stops within 15 s")
+                .expect("server task does not panic");
         }
-        text.push('\n');
     }
-    text
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.signal_stop();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// Posts `body` to `path` with extra headers; returns status, headers and body text.
+pub async fn post(
+    server: &TestServer,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, String) {
+    let mut request = client().post(server.url(path)).body(body.to_string());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("request is sent");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    (status, headers, text)
+}
+
+/// The JSON of an error body, checked to have the shape `{"error": …, "cid": …}`.
+pub fn error_json(text: &str) -> serde_json::Value {
+    let value: serde_json::Value = serde_json::from_str(text).expect("error bodies are JSON");
+    assert!(value["error"].is_string(), "{value}");
+    assert!(value["cid"].is_string(), "{value}");
+    value
+}
+
+/// Writes raw bytes to the server and reads the whole answer until the server closes or
+/// `wait` passes.
+pub async fn raw_exchange(addr: SocketAddr, parts: &[&[u8]], wait: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    for part in parts {
+        if stream.write_all(part).await.is_err() {
+            break;
+        }
+    }
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Captures every log line of the current thread. With a current-thread runtime, that is
+/// every line the server logs, including its background jobs.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .finish();
+        (logs.clone(), tracing::subscriber::set_default(subscriber))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// Waits up to 5 s for `needle` to show up in the log.
+    pub async fn wait_for(&self, needle: &str) -> bool {
+        for _ in 0..100 {
+            if self.text().contains(needle) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+}
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

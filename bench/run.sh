@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Sync-channel benchmark: an Inlet channel (JSON, HMAC-SHA256 security, tiny service) against
+# a bare hyper server that only answers 200, in the same run, over loopback.
+#
+#   bench/run.sh [DURATION_SECONDS]    (default 10)
+#
+# Needs wrk (apt-get install wrk). The server is pinned to CPU 0 and wrk to CPU 1, so each
+# gets one core; 64 connections. Prints requests/s, p50 and p99 for both and their ratio.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration="${1:-10}"
+connections=64
+command -v wrk >/dev/null || { echo "bench: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+[ "$(nproc)" -ge 2 ] || { echo "bench: needs 2 CPUs to pin server and load generator apart" >&2; exit 2; }
+
+cargo build --release --quiet --bin inlet --example bare_hyper
+
+body='{"webhookEvent":"jira:issue_created","issue":{"key":"PROJ-123","fields":{"summary":"Benchmark issue","priority":{"name":"High"}}}}'
+signature="sha256=$(printf '%s' "$body" | python3 -c 'import hmac,hashlib,sys; print(hmac.new(b"bench-secret", sys.stdin.buffer.read(), hashlib.sha256).hexdigest())')"
+export BENCH_BODY="$body" BENCH_SIGNATURE="$signature"
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+wait_for_port() {
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "bench: nothing listens on port $1" >&2
+  exit 1
+}
+
+# run NAME URL: prints "NAME rps p50_ms p99_ms non2xx"
+run() {
+  local name="$1" url="$2" out
+  # A short warm-up, then the measured run.
+  taskset -c 1 wrk -t1 -c"$connections" -d2s -s bench/post.lua "$url" >/dev/null
+  out=$(taskset -c 1 wrk -t1 -c"$connections" -d"${duration}s" --latency -s bench/post.lua "$url")
+  python3 - "$name" <<PY "$out"
+import re, sys
+name, text = sys.argv[1], sys.argv[2]
+def ms(value):
+    match = re.match(r"([\d.]+)(us|ms|s|m)$", value)
+    if not match:
+        sys.exit(f"bench: cannot read the latency {value!r} in wrk's output:\n{text}")
+    number, unit = match.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
+p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+non2xx = int(re.search(r"non2xx=(\d+)", text).group(1))
+print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {non2xx}")
+PY
+}
+
+taskset -c 0 target/release/examples/bare_hyper 127.0.0.1:11299 2>/dev/null &
+pids+=($!)
+wait_for_port 11299
+bare=$(run bare "http://127.0.0.1:11299/bench")
+kill "${pids[0]}"
+
+INLET_LOG="${INLET_LOG:-info}" taskset -c 0 target/release/inlet serve --config bench/inlet-bench.toml 2>/tmp/inlet-bench.log &
+pids+=($!)
+wait_for_port 11298
+inlet=$(run inlet "http://127.0.0.1:11298/bench")
+
+python3 - "$bare" "$inlet" "$connections" "$duration" <<'PY'
+import sys
+bare, inlet = sys.argv[1].split(), sys.argv[2].split()
+print(f"sync channel benchmark: {sys.argv[3]} connections, {sys.argv[4]} s, server on CPU 0, wrk on CPU 1")
+print(f"{'server':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+for row in (bare, inlet):
+    print(f"{row[0]:<12}{float(row[1]):>10.0f}{float(row[2]):>10.3f}{float(row[3]):>10.3f}{int(row[4]):>10}")
+ratio = float(inlet[1]) / float(bare[1])
+print(f"inlet / bare requests/s: {ratio:.2f} (target >= 0.60)")
+if int(inlet[4]) or int(bare[4]):
+    print("warning: some answers were not 2xx; the figures are not valid", file=sys.stderr)
+    sys.exit(1)
+PY
