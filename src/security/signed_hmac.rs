@@ -145,10 +145,10 @@ impl HmacCheck {
         body: &[u8],
         now_ms: i64,
     ) -> Result<Option<ReplayEntry>, Failure> {
-        let url = self.url.as_ref().map(|base| match query {
-            "" => base.clone(),
-            query => format!("{base}?{query}"),
-        });
+        let url = self
+            .url
+            .as_deref()
+            .map(|base| engine::url::public_url(base, query));
         let message = Message {
             method,
             url: url.as_deref(),

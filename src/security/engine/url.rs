@@ -46,6 +46,17 @@ impl UrlForms {
     }
 }
 
+/// The URL a provider called: the configured public URL, plus the request's query string as
+/// received unless the configured URL already carries its own (as a Square notification URL
+/// may, which is then signed exactly as configured).
+pub fn public_url(configured: &str, query: &str) -> String {
+    if query.is_empty() || configured.contains('?') {
+        configured.to_string()
+    } else {
+        format!("{configured}?{query}")
+    }
+}
+
 /// `(scheme, authority, path-and-query)`, or `None` for a URL without `scheme://`.
 fn split(url: &str) -> Option<(&str, &str, &str)> {
     let (scheme, rest) = url.split_once("://")?;

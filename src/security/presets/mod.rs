@@ -203,10 +203,10 @@ impl PresetCheck {
         let mut outcome = Outcome::default();
         match &self.kind {
             Kind::Signed { scheme, keys } => {
-                let configured = self.url.as_ref().map(|base| match request.query {
-                    "" => base.clone(),
-                    query => format!("{base}?{query}"),
-                });
+                let configured = self
+                    .url
+                    .as_deref()
+                    .map(|base| engine::url::public_url(base, request.query));
                 let message = Message {
                     method: request.method,
                     url: configured.as_deref().or(request.url),
