@@ -3,7 +3,8 @@
 //!
 //! It runs exactly the check a channel runs (the same preset, the same engine), at a pinned
 //! or current time. Output: `valid` (and the handshake reply, if the request is one) with
-//! exit 0, or `invalid: <kind>: <reason>` with exit 1; usage errors exit 2. The offline
+//! exit 0, or `invalid: <kind>: <reason>` with exit 1; usage errors exit 2. The delivery id,
+//! when there is one, goes to stderr. The offline
 //! check has no replay cache, so it never says `replayed`.
 
 use std::path::PathBuf;
@@ -146,8 +147,9 @@ pub(crate) fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             if let Some(reply) = &outcome.acknowledgement {
                 print_reply("reply after the service succeeds", reply);
             }
+            // On stderr, so stdout stays exactly `valid` plus any reply.
             if let Some(id) = check.delivery_id(&headers, &body) {
-                println!("delivery id: {id}");
+                eprintln!("delivery id: {id}");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -32,7 +32,7 @@ fn verify_says_valid_or_why_not_with_exit_codes() {
     ];
     let output = inlet(&github);
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(stdout(&output).lines().next(), Some("valid"));
+    assert_eq!(stdout(&output), "valid\n");
 
     let mut tampered = github;
     tampered[8] = "Hello, World?";
