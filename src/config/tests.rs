@@ -171,5 +171,5 @@ fn the_example_config_in_the_repository_is_valid() {
     let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/inlet.example.toml"));
     let config = Config::load(path).unwrap_or_else(|err| panic!("{err}"));
     assert_eq!(config.channels.len(), 1);
-    assert_eq!(config.security.len(), 4);
+    assert_eq!(config.security.len(), 5);
 }
