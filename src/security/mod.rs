@@ -289,6 +289,18 @@ pub fn verify(definitions: &[Arc<SecurityDef>], request: Unverified) -> Result<V
     verify_at(definitions, request, unix_millis(SystemTime::now()))
 }
 
+/// The first delivery id that any of a channel's definitions finds: the channel's default
+/// dedup key.
+pub fn delivery_id(
+    definitions: &[Arc<SecurityDef>],
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<String> {
+    definitions
+        .iter()
+        .find_map(|definition| definition.delivery_id(headers, body))
+}
+
 /// Milliseconds since the Unix epoch (negative before it).
 pub fn unix_millis(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
