@@ -2,14 +2,17 @@
 # Sync-channel benchmark: an Inlet channel (JSON, HMAC-SHA256 security, tiny service) against
 # a bare hyper server that only answers 200, in the same run, over loopback.
 #
-#   bench/run.sh [DURATION_SECONDS]    (default 10)
+#   bench/run.sh [DURATION_SECONDS] [ROUNDS]    (defaults: 10 s, 3 rounds)
 #
 # Needs wrk (apt-get install wrk). The server is pinned to CPU 0 and wrk to CPU 1, so each
-# gets one core; 64 connections. Prints requests/s, p50 and p99 for both and their ratio.
+# gets one core; 64 connections. Both servers run side by side and are measured in
+# alternation, ROUNDS times each, so that noise from a shared machine hits both alike; the
+# report gives each round's ratio and the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration="${1:-10}"
+rounds="${2:-3}"
 connections=64
 command -v wrk >/dev/null || { echo "bench: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
 [ "$(nproc)" -ge 2 ] || { echo "bench: needs 2 CPUs to pin server and load generator apart" >&2; exit 2; }
@@ -58,25 +61,35 @@ PY
 
 taskset -c 0 target/release/examples/bare_hyper 127.0.0.1:11299 2>/dev/null &
 pids+=($!)
-wait_for_port 11299
-bare=$(run bare "http://127.0.0.1:11299/bench")
-kill "${pids[0]}"
-
 INLET_LOG="${INLET_LOG:-info}" taskset -c 0 target/release/inlet serve --config bench/inlet-bench.toml 2>/tmp/inlet-bench.log &
 pids+=($!)
+wait_for_port 11299
 wait_for_port 11298
-inlet=$(run inlet "http://127.0.0.1:11298/bench")
 
-python3 - "$bare" "$inlet" "$connections" "$duration" <<'PY'
-import sys
-bare, inlet = sys.argv[1].split(), sys.argv[2].split()
-print(f"sync channel benchmark: {sys.argv[3]} connections, {sys.argv[4]} s, server on CPU 0, wrk on CPU 1")
-print(f"{'server':<12}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
-for row in (bare, inlet):
-    print(f"{row[0]:<12}{float(row[1]):>10.0f}{float(row[2]):>10.3f}{float(row[3]):>10.3f}{int(row[4]):>10}")
-ratio = float(inlet[1]) / float(bare[1])
-print(f"inlet / bare requests/s: {ratio:.2f} (target >= 0.60)")
-if int(inlet[4]) or int(bare[4]):
+results=()
+for round in $(seq 1 "$rounds"); do
+  results+=("$(run bare "http://127.0.0.1:11299/bench")")
+  results+=("$(run inlet "http://127.0.0.1:11298/bench")")
+done
+
+python3 - "$connections" "$duration" "${results[@]}" <<'PY'
+import statistics, sys
+connections, duration, rows = sys.argv[1], sys.argv[2], [r.split() for r in sys.argv[3:]]
+print(f"sync channel benchmark: {connections} connections, {duration} s per run, server on CPU 0, wrk on CPU 1")
+print(f"{'round':<7}{'server':<8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+ratios = []
+for index in range(0, len(rows), 2):
+    bare, inlet = rows[index], rows[index + 1]
+    for row in (bare, inlet):
+        print(f"{index // 2 + 1:<7}{row[0]:<8}{float(row[1]):>10.0f}{float(row[2]):>10.3f}{float(row[3]):>10.3f}{int(row[4]):>10}")
+    ratios.append(float(inlet[1]) / float(bare[1]))
+def median(name, column):
+    return statistics.median(float(r[column]) for r in rows if r[0] == name)
+for name in ("bare", "inlet"):
+    print(f"median  {name:<8}{median(name, 1):>10.0f}{median(name, 2):>10.3f}{median(name, 3):>10.3f}")
+print("inlet / bare requests/s per round: " + ", ".join(f"{r:.2f}" for r in ratios))
+print(f"median ratio: {statistics.median(ratios):.2f} (target >= 0.60)")
+if any(int(r[4]) for r in rows):
     print("warning: some answers were not 2xx; the figures are not valid", file=sys.stderr)
     sys.exit(1)
 PY

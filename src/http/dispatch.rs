@@ -34,28 +34,55 @@ pub(crate) fn new_cid() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
+/// Where routing sent a request; owned, so that it can be computed before the request's
+/// span, which then carries the channel from the start.
+enum Route {
+    Channel {
+        index: usize,
+        params: Vec<(String, String)>,
+    },
+    MethodNotAllowed(HeaderValue),
+    NotFound,
+}
+
 /// Answers one request. Never fails: every problem becomes an HTTP error response.
 pub(crate) async fn handle(
     gateway: Arc<Gateway>,
     request: hyper::Request<Incoming>,
     peer: SocketAddr,
 ) -> HttpResponse {
+    let started = Instant::now();
     let cid = new_cid();
-    let span = tracing::info_span!("request", cid = %cid, channel = tracing::field::Empty);
+    let route = match gateway
+        .config
+        .routes
+        .lookup(request.method(), request.uri().path())
+    {
+        RouteMatch::Found { channel, params } => Route::Channel {
+            index: channel,
+            params,
+        },
+        RouteMatch::MethodNotAllowed { allow } => Route::MethodNotAllowed(allow.clone()),
+        RouteMatch::NotFound => Route::NotFound,
+    };
+    let channel = match &route {
+        Route::Channel { index, .. } => gateway.config.channels[*index].name.as_str(),
+        _ => "",
+    };
+    let span = tracing::info_span!("request", cid = %cid, channel);
     async move {
-        let started = Instant::now();
+        // Both clones are cheap: a method is an enum, a URI shares its bytes.
         let method = request.method().clone();
-        let path = request.uri().path().to_string();
-        let mut response = respond(&gateway, request, peer, &cid).await;
+        let uri = request.uri().clone();
+        let mut response = respond(&gateway, route, request, peer, &cid).await;
         response.headers_mut().insert(
             CID_HEADER,
             HeaderValue::from_str(&cid).expect("a cid is hex, so a valid header value"),
         );
         tracing::info!(
             target: ACCESS_LOG_TARGET,
-            %method,
-            path,
-            %peer,
+            method = method.as_str(),
+            path = uri.path(),
             status = response.status().as_u16(),
             elapsed_us = started.elapsed().as_micros() as u64,
             "request"
@@ -68,23 +95,19 @@ pub(crate) async fn handle(
 
 async fn respond(
     gateway: &Arc<Gateway>,
+    route: Route,
     request: hyper::Request<Incoming>,
     peer: SocketAddr,
     cid: &str,
 ) -> HttpResponse {
-    let (channel, params) = match gateway
-        .config
-        .routes
-        .lookup(request.method(), request.uri().path())
-    {
-        RouteMatch::Found { channel, params } => (&gateway.config.channels[channel], params),
-        RouteMatch::MethodNotAllowed { allow } => return reply::method_not_allowed(allow, cid),
-        RouteMatch::NotFound => {
+    let (channel, params) = match route {
+        Route::Channel { index, params } => (&gateway.config.channels[index], params),
+        Route::MethodNotAllowed(allow) => return reply::method_not_allowed(&allow, cid),
+        Route::NotFound => {
             let message = format!("no channel serves {}", request.uri().path());
             return reply::error(StatusCode::NOT_FOUND, &message, cid);
         }
     };
-    tracing::Span::current().record("channel", channel.name.as_str());
 
     let (head, body) = request.into_parts();
     let content_length = head
@@ -102,6 +125,7 @@ async fn respond(
         Ok(verified) => verified,
         Err(rejected) => {
             tracing::warn!(
+                %peer,
                 definition = rejected.definition,
                 check = rejected.failure.kind(),
                 reason = %rejected.failure,

@@ -59,7 +59,10 @@ pub(crate) async fn serve_connections(
         let gateway = Arc::clone(&gateway);
         let service = service_fn(move |request| {
             let gateway = Arc::clone(&gateway);
-            async move { Ok::<_, Infallible>(dispatch::handle(gateway, request, peer).await) }
+            // Boxed: the request's future is a few KiB, and hyper would otherwise copy it
+            // into place on every request.
+            let answer = Box::pin(dispatch::handle(gateway, request, peer));
+            async move { Ok::<_, Infallible>(answer.await) }
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
