@@ -187,15 +187,19 @@ pub fn verify(
     let params = params(scheme, message, url)?;
 
     let candidates = candidates(scheme, &parsed.entries, &where_)?;
-    let urls = url
-        .map(|u| scheme.url_forms.variants(u))
-        .unwrap_or_else(|| vec![String::new()]);
-    let contents: Vec<Vec<u8>> = urls
+    let urls = match url {
+        Some(url) => scheme.url_forms.variants(url),
+        None => vec![String::new()],
+    };
+    let id_text = id.as_deref().unwrap_or("");
+    let timestamp_text = timestamp.as_ref().map(|(t, _)| t.as_str()).unwrap_or("");
+    // One list of slices per URL form; the body itself is never copied.
+    let contents: Vec<Vec<&[u8]>> = urls
         .iter()
         .map(|url| {
-            scheme.content.render(&template::Values {
-                id: id.as_deref().unwrap_or(""),
-                timestamp: timestamp.as_ref().map(|(t, _)| t.as_str()).unwrap_or(""),
+            scheme.content.pieces(&template::Values {
+                id: id_text,
+                timestamp: timestamp_text,
                 body: message.body,
                 url,
                 method: message.method,
@@ -221,8 +225,8 @@ pub fn verify(
         )));
     };
 
-    let replay = match (timestamp, scheme.tolerance_ms) {
-        (Some((_, timestamp_ms)), Some(tolerance_ms)) => {
+    let replay = match (timestamp.as_ref().map(|(_, ms)| *ms), scheme.tolerance_ms) {
+        (Some(timestamp_ms), Some(tolerance_ms)) => {
             match time::skew(timestamp_ms, now_ms, tolerance_ms) {
                 time::Skew::Within => {}
                 time::Skew::TooOld(by) => {
@@ -243,7 +247,11 @@ pub fn verify(
             // Only a signed id can key the cache; an unsigned one could be changed at will.
             let key = match &id {
                 Some(id) if scheme.content.uses(&Part::Id) => digest(&[b"id:", id.as_bytes()]),
-                _ => digest(&[b"content:", &contents[0]]),
+                _ => {
+                    let mut parts: Vec<&[u8]> = vec![b"content:"];
+                    parts.extend_from_slice(&contents[0]);
+                    digest(&parts)
+                }
             };
             Some(ReplayEntry {
                 key,
@@ -355,7 +363,7 @@ fn candidates(
     Ok(out)
 }
 
-fn key_matches(key: &Key, content: &[u8], candidates: &[Candidate]) -> bool {
+fn key_matches(key: &Key, content: &[&[u8]], candidates: &[Candidate]) -> bool {
     match key {
         Key::Hmac(secret) => {
             // One MAC per algorithm, compared with every candidate in constant time.
@@ -368,26 +376,27 @@ fn key_matches(key: &Key, content: &[u8], candidates: &[Candidate]) -> bool {
                 if wanted.is_empty() {
                     continue;
                 }
-                let mac = compute(alg, secret, &[content]);
+                let mac = compute(alg, secret, content);
                 for candidate in wanted {
                     ok |= bool::from(mac.as_slice().ct_eq(&candidate.bytes));
                 }
             }
             ok
         }
+        // Asymmetric signatures need the message in one piece.
         Key::Ed25519(public) => candidates
             .iter()
             .filter(|c| c.alg == SigAlg::Ed25519)
             .any(|c| {
                 ed25519_dalek::Signature::from_slice(&c.bytes)
-                    .is_ok_and(|sig| public.verify_strict(content, &sig).is_ok())
+                    .is_ok_and(|sig| public.verify_strict(&content.concat(), &sig).is_ok())
             }),
         Key::P256(public) => candidates
             .iter()
             .filter(|c| c.alg == SigAlg::EcdsaP256)
             .any(|c| {
                 p256::ecdsa::DerSignature::try_from(c.bytes.as_slice())
-                    .is_ok_and(|sig| public.verify(content, &sig).is_ok())
+                    .is_ok_and(|sig| public.verify(&content.concat(), &sig).is_ok())
             }),
     }
 }

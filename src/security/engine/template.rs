@@ -76,21 +76,26 @@ impl Template {
         self.0.contains(part)
     }
 
-    /// The bytes to sign.
+    /// The bytes to sign, as slices in order: no copy of the body is made, so a MAC can
+    /// consume them one after the other.
+    pub fn pieces<'a>(&'a self, values: &Values<'a>) -> Vec<&'a [u8]> {
+        self.0
+            .iter()
+            .map(|part| match part {
+                Part::Literal(bytes) => bytes.as_slice(),
+                Part::Id => values.id.as_bytes(),
+                Part::Timestamp => values.timestamp.as_bytes(),
+                Part::Body => values.body,
+                Part::Url => values.url.as_bytes(),
+                Part::Method => values.method.as_bytes(),
+                Part::Params => values.params,
+            })
+            .collect()
+    }
+
+    /// The bytes to sign, in one buffer (for signatures that need the whole message at once).
     pub fn render(&self, values: &Values) -> Vec<u8> {
-        let mut out = Vec::with_capacity(values.body.len() + values.url.len() + 64);
-        for part in &self.0 {
-            match part {
-                Part::Literal(bytes) => out.extend_from_slice(bytes),
-                Part::Id => out.extend_from_slice(values.id.as_bytes()),
-                Part::Timestamp => out.extend_from_slice(values.timestamp.as_bytes()),
-                Part::Body => out.extend_from_slice(values.body),
-                Part::Url => out.extend_from_slice(values.url.as_bytes()),
-                Part::Method => out.extend_from_slice(values.method.as_bytes()),
-                Part::Params => out.extend_from_slice(values.params),
-            }
-        }
-        out
+        self.pieces(values).concat()
     }
 }
 
