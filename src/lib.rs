@@ -9,16 +9,20 @@
 //! - [`format`]: data formats (json, form, text, xml, raw).
 //! - `http`: the accept loop and the flow of one request.
 //! - [`server`]: a built server; [`app`]: the builder a binary uses; `cli`: the commands.
+//! - [`store`]: durable events, jobs and attempts (SQLite, group commit).
+//! - [`jobs`]: background workers that run stored jobs, with retries and retention.
 
 pub mod app;
 mod cli;
 pub mod config;
 pub mod format;
 mod http;
+pub mod jobs;
 pub mod routes;
 pub mod security;
 pub mod server;
 pub mod service;
+pub mod store;
 pub mod telemetry;
 
 pub use app::App;

@@ -1,0 +1,213 @@
+//! The contract suite on a real SQLite file, plus what only SQLite has: the file itself,
+//! a second process, a full disk and the durability order of group commit.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use rusqlite::Connection;
+
+use crate::store::contract::{Env, Faults, T0, contract_suite, event};
+use crate::store::{Accepted, NewJob, Store, StoreOptions};
+
+/// Options for tests: a short busy timeout so that a held lock fails fast.
+fn options() -> StoreOptions {
+    StoreOptions {
+        busy_timeout: Duration::from_millis(100),
+        ..StoreOptions::default()
+    }
+}
+
+async fn open(dir: &tempfile::TempDir) -> Store {
+    Store::open_with(&url(dir), &options()).await.unwrap()
+}
+
+fn url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("inlet.db").display())
+}
+
+/// Makes the store unavailable the way another process can: by holding SQLite's write
+/// lock (as a long CLI transaction or a backup would) past the busy timeout.
+struct LockHolder {
+    path: std::path::PathBuf,
+    held: Mutex<Option<Connection>>,
+}
+
+impl Faults for LockHolder {
+    fn break_writes(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let conn = Connection::open(&self.path).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            *self.held.lock().unwrap() = Some(conn);
+        })
+    }
+
+    fn heal(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(conn) = self.held.lock().unwrap().take() {
+                conn.execute_batch("ROLLBACK").unwrap();
+            }
+        })
+    }
+}
+
+async fn setup() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    Env {
+        store,
+        faults: Box::new(LockHolder {
+            path: dir.path().join("inlet.db"),
+            held: Mutex::new(None),
+        }),
+        _keep: Box::new(dir),
+    }
+}
+
+contract_suite!(setup);
+
+fn job() -> NewJob {
+    NewJob::new("svc", 5, T0)
+}
+
+#[tokio::test]
+async fn open_creates_the_file_in_wal_mode_and_records_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    assert!(dir.path().join("inlet.db").exists());
+    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert_eq!(store.migrate().await.unwrap(), 0, "already migrated");
+    let conn = Connection::open(dir.path().join("inlet.db")).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let name: String = conn
+        .query_row(
+            "SELECT name FROM schema_version WHERE version = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(name, "init");
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_missing_directory_is_unavailable_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("no/such/dir/inlet.db").display()
+    );
+    let err = Store::open_with(&url, &options()).await.err().unwrap();
+    assert!(err.is_unavailable(), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ok_means_committed_and_visible_to_other_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let outside = Connection::open(dir.path().join("inlet.db")).unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..200 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let cid = format!("cid-{n}");
+            store.accept(event(&cid, "c", T0), job()).await.unwrap();
+            cid
+        }));
+    }
+    for task in tasks {
+        // The moment a caller hears "stored", a separate connection (another process, a
+        // crash-restart) must see it: the answer comes after COMMIT, never before.
+        let cid = task.await.unwrap();
+        let found: bool = outside
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE cid = ?1)",
+                [&cid],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(found, "{cid} answered before it was committed");
+    }
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_reads_and_replays_while_the_first_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = open(&dir).await;
+    let cli = open(&dir).await;
+    for n in 0..20 {
+        server
+            .accept(event(&format!("cid-{n}"), "c", T0 + n), job())
+            .await
+            .unwrap();
+    }
+    assert_eq!(cli.stats().await.unwrap().events, 20);
+    let listed = cli
+        .list_events(crate::store::EventFilter::latest(5))
+        .await
+        .unwrap();
+    assert_eq!(listed[0].cid, "cid-19");
+    // Both write at once; SQLite's lock and the busy timeout make them take turns.
+    let (a, b) = tokio::join!(
+        server.accept(event("from-server", "c", T0), job()),
+        cli.enqueue("from-cli".into(), "{}".into(), job()),
+    );
+    assert_eq!(a.unwrap(), Accepted::Stored);
+    b.unwrap();
+    assert_eq!(server.stats().await.unwrap().jobs.pending, 22);
+    server.close().await;
+    cli.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_is_unavailable_and_the_writer_recovers_when_space_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    store.accept(event("small", "c", T0), job()).await.unwrap();
+    let Store::Sqlite(sqlite) = &store;
+    // SQLite's max_page_count stands in for a full file system: a write that needs a new
+    // page fails with SQLITE_FULL, exactly as on ENOSPC.
+    let cap = sqlite.set_max_page_count(1).await.unwrap();
+    let big = |cid: &str| crate::store::Event {
+        body: vec![7u8; 256 * 1024].into(),
+        ..event(cid, "c", T0)
+    };
+    let err = store.accept(big("too-big"), job()).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    // The writer thread is still there and still failing cleanly, batch after batch.
+    for n in 0..3 {
+        let err = store
+            .accept(big(&format!("still-{n}")), job())
+            .await
+            .unwrap_err();
+        assert!(err.is_unavailable(), "{err:?}");
+    }
+    sqlite.set_max_page_count(cap * 1000).await.unwrap();
+    assert_eq!(
+        store.accept(big("fits-now"), job()).await.unwrap(),
+        Accepted::Stored
+    );
+    let stats = store.stats().await.unwrap();
+    assert_eq!(
+        stats.events, 2,
+        "only the events that were acknowledged exist"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn writes_after_close_are_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    store.close().await;
+    let err = store
+        .accept(event("late", "c", T0), job())
+        .await
+        .unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert_eq!(store.stats().await.unwrap().events, 0, "reads still work");
+}

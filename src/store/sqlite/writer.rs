@@ -1,0 +1,315 @@
+//! The single writer: one OS thread owns the write connection and turns concurrent writes
+//! into group commits.
+//!
+//! SQLite allows one writer at a time, and with `synchronous = FULL` every commit costs an
+//! fsync. Rather than let callers take turns (one fsync each), callers send their write as a
+//! closure over a bounded channel; the thread takes everything waiting (up to a count and a
+//! byte budget), runs it in one `BEGIN IMMEDIATE … COMMIT`, and only then answers each
+//! caller through its oneshot. A caller therefore never hears "ok" before its data is on
+//! disk, and one fsync covers the whole batch.
+//!
+//! Each write runs inside its own `SAVEPOINT`, so a write that fails for its own reasons (a
+//! conflicting id) is rolled back alone and the rest of the batch still commits. A failure
+//! of the store itself (full disk, lock timeout, I/O) rolls back the whole batch and every
+//! caller in it hears "unavailable"; the thread then waits for the next write and tries
+//! again, so the store recovers by itself once the condition clears.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::conn::classify;
+use crate::store::{StoreError, StoreOptions};
+
+/// Reopens the write connection when the old one is stuck (see [`Writer::start`]).
+pub(super) type Reopen = Box<dyn Fn() -> Result<Connection, StoreError> + Send>;
+
+/// A handle to the writer thread; cheap to share behind an `Arc`.
+pub(super) struct Writer {
+    tx: mpsc::Sender<Msg>,
+    write_timeout: Option<Duration>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    /// Starts the thread. `notify` is woken after every commit that made jobs due, so
+    /// idle workers claim them at once instead of at their next poll.
+    pub fn start(
+        conn: Connection,
+        reopen: Reopen,
+        options: &StoreOptions,
+        notify: Arc<Notify>,
+    ) -> Result<Writer, StoreError> {
+        let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
+        let limits = Limits {
+            max_batch: options.max_batch.max(1),
+            max_batch_bytes: options.max_batch_bytes.max(1),
+        };
+        let thread = std::thread::Builder::new()
+            .name("inlet-store-writer".into())
+            .spawn(move || run(conn, reopen, rx, limits, &notify))
+            .map_err(|err| StoreError::Backend {
+                message: format!("cannot start the store writer thread: {err}"),
+                source: Some(Arc::new(err)),
+            })?;
+        Ok(Writer {
+            tx,
+            write_timeout: options.write_timeout,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Runs `work` inside the next group-commit transaction and returns its result once
+    /// that transaction has committed. `weight` is the approximate number of bytes the
+    /// write adds; `wakes` says whether it makes jobs due.
+    pub async fn write<T, F>(&self, weight: usize, wakes: bool, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let op = Op {
+            work: Some(work),
+            result: None,
+            reply,
+            weight,
+            wakes,
+        };
+        self.send_and_wait(Msg::Op(Box::new(op)), answer).await
+    }
+
+    /// Runs `work` alone, outside any batch, with the connection to itself; for migrations,
+    /// which manage their own transaction.
+    pub async fn exclusive<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = move |conn: &mut Connection| {
+            // The caller may have timed out and gone; nothing more to do then.
+            let _ = reply.send(work(conn));
+        };
+        self.send_and_wait(Msg::Exclusive(Box::new(job)), answer)
+            .await
+    }
+
+    /// Lets the writes already queued commit, stops the thread and waits for it.
+    pub async fn close(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Msg::Close(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+        let thread = self.thread.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(thread) = thread {
+            // Joining blocks, so do it off the async threads; the thread is already done.
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+
+    async fn send_and_wait<T>(
+        &self,
+        msg: Msg,
+        answer: oneshot::Receiver<Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let wait = async {
+            self.tx.send(msg).await.map_err(|_| StoreError::closed())?;
+            answer.await.map_err(|_| StoreError::closed())?
+        };
+        match self.write_timeout {
+            Some(limit) => tokio::time::timeout(limit, wait).await.map_err(|_| {
+                StoreError::unavailable("timed out waiting for the store to commit")
+            })?,
+            None => wait.await,
+        }
+    }
+}
+
+/// What the writer thread is asked to do.
+enum Msg {
+    Op(Box<dyn WriteOp>),
+    Exclusive(Box<dyn FnOnce(&mut Connection) + Send>),
+    Close(oneshot::Sender<()>),
+}
+
+/// One caller's write, as the batch loop sees it.
+trait WriteOp: Send {
+    /// Runs the write in its savepoint. An `Err` means the store itself failed and the
+    /// whole batch must roll back; the write's own failures are kept for [`finish`].
+    fn apply(&mut self, conn: &Connection) -> Result<(), StoreError>;
+    /// Answers the caller once the batch's fate is known.
+    fn finish(self: Box<Self>, batch: &Result<(), StoreError>);
+    fn weight(&self) -> usize;
+    fn wakes(&self) -> bool;
+}
+
+struct Op<T, F> {
+    work: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+    weight: usize,
+    wakes: bool,
+}
+
+impl<T, F> WriteOp for Op<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn apply(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        let Some(work) = self.work.take() else {
+            return Ok(());
+        };
+        exec(conn, "SAVEPOINT op")?;
+        // A panic here is a bug in a query function; it must not take the writer thread
+        // (and with it every later write) down.
+        let outcome = catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
+            Err(StoreError::Backend {
+                message: "a store write panicked".into(),
+                source: None,
+            })
+        });
+        match outcome {
+            Ok(value) => {
+                exec(conn, "RELEASE op")?;
+                self.result = Some(Ok(value));
+                Ok(())
+            }
+            Err(err) if err.is_unavailable() => Err(err),
+            Err(err) => {
+                exec(conn, "ROLLBACK TO op")?;
+                exec(conn, "RELEASE op")?;
+                self.result = Some(Err(err));
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, batch: &Result<(), StoreError>) {
+        let answer = match batch {
+            Ok(()) => self.result.unwrap_or_else(|| Err(StoreError::closed())),
+            Err(err) => Err(err.clone()),
+        };
+        // The caller may have timed out and gone; its write's fate is still as reported.
+        let _ = self.reply.send(answer);
+    }
+
+    fn weight(&self) -> usize {
+        self.weight
+    }
+
+    fn wakes(&self) -> bool {
+        self.wakes && matches!(self.result, Some(Ok(_)))
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Limits {
+    max_batch: usize,
+    max_batch_bytes: usize,
+}
+
+/// The writer thread's loop; returns when the store is closed or every handle dropped.
+fn run(
+    mut conn: Connection,
+    reopen: Reopen,
+    mut rx: mpsc::Receiver<Msg>,
+    limits: Limits,
+    notify: &Notify,
+) {
+    let mut next = None;
+    loop {
+        let msg = match next.take() {
+            Some(msg) => msg,
+            None => match rx.blocking_recv() {
+                Some(msg) => msg,
+                None => return,
+            },
+        };
+        let mut batch = match msg {
+            Msg::Op(op) => vec![op],
+            Msg::Exclusive(job) => {
+                job(&mut conn);
+                continue;
+            }
+            Msg::Close(ack) => {
+                rx.close();
+                let _ = ack.send(());
+                return;
+            }
+        };
+        // Take whatever else is already waiting: these callers arrived while the previous
+        // batch was committing, and share this batch's fsync.
+        let mut bytes = batch[0].weight();
+        while batch.len() < limits.max_batch && bytes < limits.max_batch_bytes {
+            match rx.try_recv() {
+                Ok(Msg::Op(op)) => {
+                    bytes += op.weight();
+                    batch.push(op);
+                }
+                Ok(other) => {
+                    next = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let committed = commit(&conn, &mut batch);
+        if committed.is_err() {
+            recover(&mut conn, &reopen);
+        }
+        let wake = committed.is_ok() && batch.iter().any(|op| op.wakes());
+        for op in batch {
+            op.finish(&committed);
+        }
+        if wake {
+            notify.notify_waiters();
+        }
+    }
+}
+
+/// Runs one batch in one transaction.
+fn commit(conn: &Connection, batch: &mut [Box<dyn WriteOp>]) -> Result<(), StoreError> {
+    // IMMEDIATE takes the write lock up front, so a busy database is detected here (after
+    // the busy timeout) and not half-way through the batch.
+    exec(conn, "BEGIN IMMEDIATE")?;
+    for op in batch.iter_mut() {
+        op.apply(conn)?;
+    }
+    exec(conn, "COMMIT")
+}
+
+/// Leaves the connection outside any transaction after a failed batch. SQLite rolls back
+/// by itself on some errors (a full disk), so a "no transaction" error is expected; if the
+/// connection is still inside a transaction after that, it is replaced by a new one.
+fn recover(conn: &mut Connection, reopen: &Reopen) {
+    if conn.is_autocommit() {
+        return;
+    }
+    let _ = conn.execute_batch("ROLLBACK");
+    if conn.is_autocommit() {
+        return;
+    }
+    match reopen() {
+        Ok(fresh) => {
+            tracing::warn!(
+                message = "Replaced the store's write connection after a failed rollback."
+            );
+            *conn = fresh;
+        }
+        Err(error) => {
+            tracing::error!(message = "Cannot reopen the store's write connection.", %error);
+        }
+    }
+}
+
+fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| stmt.execute([]))
+        .map(drop)
+        .map_err(classify)
+}
