@@ -1,0 +1,183 @@
+//! One attempt of one job: run the service under its timeout, catch panics, decide the
+//! next step with the retry policy, and record it all.
+
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use tokio::sync::OwnedSemaphorePermit;
+use tracing::Instrument;
+
+use super::clock::jitter;
+use super::retry::{self, Decision, Failure, RetryPolicy};
+use super::worker::Pool;
+use crate::store::{ClaimedJob, Completed, Completion, Next, Outcome};
+
+/// Runs a claimed job's service. The server supplies it; the jobs engine knows nothing of
+/// services beyond their names.
+///
+/// Any `Fn(ClaimedJob) -> impl Future<Output = Result<(), JobFailure>>` is a runner.
+pub trait Runner: Send + Sync + 'static {
+    fn run(&self, job: ClaimedJob) -> BoxFuture<'static, Result<(), JobFailure>>;
+}
+
+impl<F, Fut> Runner for F
+where
+    F: Fn(ClaimedJob) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), JobFailure>> + Send + 'static,
+{
+    fn run(&self, job: ClaimedJob) -> BoxFuture<'static, Result<(), JobFailure>> {
+        Box::pin(self(job))
+    }
+}
+
+/// A failed attempt, as the runner reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobFailure {
+    /// Retrying cannot help: the job goes straight to dead.
+    pub permanent: bool,
+    /// Recorded on the attempt; shown by `inlet events show`.
+    pub message: String,
+}
+
+impl JobFailure {
+    /// A failure worth retrying.
+    pub fn retry(message: impl Into<String>) -> Self {
+        JobFailure {
+            permanent: false,
+            message: message.into(),
+        }
+    }
+
+    /// A failure that retrying cannot fix.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        JobFailure {
+            permanent: true,
+            message: message.into(),
+        }
+    }
+}
+
+/// Runs `job` once and records the attempt. `slot` is held until the attempt is recorded,
+/// so the pool never has more jobs in hand than its concurrency.
+pub(super) async fn attempt(pool: Arc<Pool>, job: ClaimedJob, slot: OwnedSemaphorePermit) {
+    let span = tracing::info_span!("job", cid = %job.cid, job = %job.id, service = %job.service, attempt = job.attempt);
+    run(pool, job, slot).instrument(span).await
+}
+
+async fn run(pool: Arc<Pool>, job: ClaimedJob, slot: OwnedSemaphorePermit) {
+    let policy = *pool.config.policy(&job.service);
+    let (id, number, max_attempts) = (job.id.clone(), job.attempt, job.max_attempts);
+    let started_at = pool.config.clock.now();
+
+    // The service runs in a task of its own: a panic then surfaces as a JoinError instead
+    // of unwinding through the pool, and a timeout or a hard stop can abort it.
+    let mut task = tokio::spawn(pool.runner.run(job));
+    let finished = tokio::select! {
+        biased;
+        _ = pool.hard_stop.cancelled() => {
+            // Shutdown ran out of grace. The job stays leased to this owner; the pool
+            // releases it so the next start (or another instance) runs it again.
+            task.abort();
+            return;
+        }
+        finished = tokio::time::timeout(policy.timeout, &mut task) => finished,
+    };
+    let (outcome, error) = match finished {
+        Err(_elapsed) => {
+            task.abort();
+            (
+                Outcome::Timeout,
+                Some(format!("timed out after {:?}", policy.timeout)),
+            )
+        }
+        Ok(Ok(Ok(()))) => (Outcome::Ok, None),
+        Ok(Ok(Err(failure))) => {
+            let outcome = if failure.permanent {
+                Outcome::Permanent
+            } else {
+                Outcome::Error
+            };
+            (outcome, Some(failure.message))
+        }
+        Ok(Err(join)) if join.is_panic() => {
+            (Outcome::Error, Some("the service panicked".to_string()))
+        }
+        Ok(Err(_)) => (
+            Outcome::Error,
+            Some("the service was cancelled".to_string()),
+        ),
+    };
+    let finished_at = pool.config.clock.now();
+    let next = next_step(number, outcome, finished_at, max_attempts, &policy.retry);
+
+    let completion = Completion {
+        job_id: id,
+        owner: pool.config.owner.clone(),
+        attempt: number,
+        started_at,
+        finished_at,
+        outcome,
+        error: error.clone(),
+        next,
+    };
+    match pool.store.complete(completion).await {
+        Ok(Completed::Recorded) => match next {
+            Next::Done => tracing::debug!(message = "Job done."),
+            Next::Retry { at } => {
+                tracing::info!(
+                    message = "Job attempt failed; will retry.",
+                    outcome = outcome.as_str(),
+                    error = error.as_deref().unwrap_or(""),
+                    retry_at = at
+                )
+            }
+            Next::Dead => {
+                tracing::warn!(
+                    message = "Job is dead.",
+                    outcome = outcome.as_str(),
+                    error = error.as_deref().unwrap_or("")
+                )
+            }
+        },
+        Ok(Completed::LeaseLost) => {
+            tracing::warn!(
+                message =
+                    "Job lease was lost before the attempt was recorded; another worker has it."
+            )
+        }
+        Err(error) => {
+            // The job stays leased; when the lease runs out it is claimed again.
+            tracing::warn!(message = "Could not record a job attempt; it will run again after its lease expires.", %error)
+        }
+    }
+    drop(slot);
+    if matches!(next, Next::Retry { .. }) {
+        // The retry may be due before the pool's next wake-up: let it recompute.
+        pool.retry_scheduled.notify_one();
+    }
+}
+
+/// Maps an attempt's outcome to the job's next state. The job's own `max_attempts` (fixed
+/// when it was created) wins over the policy's.
+fn next_step(
+    attempt: u32,
+    outcome: Outcome,
+    now: i64,
+    max_attempts: u32,
+    policy: &RetryPolicy,
+) -> Next {
+    let failure = match outcome {
+        Outcome::Ok => return Next::Done,
+        Outcome::Error => Failure::Error,
+        Outcome::Timeout => Failure::Timeout,
+        Outcome::Permanent => Failure::Permanent,
+    };
+    let policy = RetryPolicy {
+        max_attempts,
+        ..*policy
+    };
+    match retry::after_failure(attempt, failure, now, jitter(), &policy) {
+        Decision::Retry { at } => Next::Retry { at },
+        Decision::Dead => Next::Dead,
+    }
+}
