@@ -57,8 +57,8 @@ impl JobFailure {
     }
 }
 
-/// Runs `job` once and records the attempt. `slot` is held until the attempt is recorded,
-/// so the pool never has more jobs in hand than its concurrency.
+/// Runs `job` once and records the attempt. `slot` is held while the service runs, so the
+/// pool never runs more services at once than its concurrency.
 pub(super) async fn attempt(pool: Arc<Pool>, job: ClaimedJob, slot: OwnedSemaphorePermit) {
     let span = tracing::info_span!("job", cid = %job.cid, job = %job.id, service = %job.service, attempt = job.attempt);
     run(pool, job, slot).instrument(span).await
@@ -108,6 +108,11 @@ async fn run(pool: Arc<Pool>, job: ClaimedJob, slot: OwnedSemaphorePermit) {
         ),
     };
     let finished_at = pool.config.clock.now();
+    // The service is done, so its slot is free for the next job even before the attempt
+    // is recorded: the dispatcher's next claim queues behind this completion in the
+    // store's writer, so it shares its group commit instead of waiting for a commit of
+    // its own, and completions in flight stay bounded by the concurrency.
+    drop(slot);
     let next = next_step(number, outcome, finished_at, max_attempts, &policy.retry);
 
     let completion = Completion {
@@ -150,7 +155,6 @@ async fn run(pool: Arc<Pool>, job: ClaimedJob, slot: OwnedSemaphorePermit) {
             tracing::warn!(message = "Could not record a job attempt; it will run again after its lease expires.", %error)
         }
     }
-    drop(slot);
     if matches!(next, Next::Retry { .. }) {
         // The retry may be due before the pool's next wake-up: let it recompute.
         pool.retry_scheduled.notify_one();

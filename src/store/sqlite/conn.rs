@@ -13,6 +13,8 @@ use crate::store::{StoreError, StoreOptions, Synchronous};
 pub(super) enum Role {
     Writer,
     Reader,
+    /// Copies the WAL into the database file; see `checkpoint`.
+    Checkpointer,
 }
 
 /// Opens (and for the writer, creates) the database file and applies the pragmas.
@@ -41,6 +43,12 @@ pub(super) fn open(
                 source: None,
             });
         }
+        // The checkpoint thread copies the WAL into the database off the commit path.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(classify)?;
+        // After a checkpoint resets the WAL, cut the file back to this size.
+        conn.pragma_update(None, "journal_size_limit", 64i64 << 20)
+            .map_err(classify)?;
     }
     let sync = match options.synchronous {
         Synchronous::Full => "FULL",

@@ -6,6 +6,7 @@
 //! replaying while it runs. Their writers take turns through SQLite's lock, waiting up to
 //! the busy timeout.
 
+mod checkpoint;
 mod conn;
 mod maintenance;
 mod migrate;
@@ -62,11 +63,13 @@ impl SqliteStore {
             let (path, options, notify) = (path.clone(), options.clone(), Arc::clone(&notify));
             tokio::task::spawn_blocking(move || {
                 let conn = conn::open(&path, &options, Role::Writer)?;
+                // After the writer's connection: that one creates the file and sets WAL.
+                let nudge = checkpoint::start(path.clone(), &options)?;
                 let reopen_path = path.clone();
                 let reopen_options = options.clone();
                 let reopen =
                     Box::new(move || conn::open(&reopen_path, &reopen_options, Role::Writer));
-                Writer::start(conn, reopen, &options, notify)
+                Writer::start(conn, reopen, &options, notify, nudge)
             })
             .await
             .map_err(|err| StoreError::Backend {
@@ -295,6 +298,18 @@ impl SqliteStore {
 
     pub(super) async fn close(&self) {
         self.inner.writer.close().await;
+    }
+
+    /// Reads a pragma on the write connection, for tests.
+    #[cfg(test)]
+    pub(crate) async fn writer_pragma(&self, name: &'static str) -> Result<i64, StoreError> {
+        self.inner
+            .writer
+            .exclusive(move |conn| {
+                conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+                    .map_err(conn::classify)
+            })
+            .await
     }
 
     /// Caps the database at `pages` pages (SQLite's `max_page_count`; it never goes below

@@ -211,3 +211,54 @@ async fn writes_after_close_are_unavailable() {
     assert!(err.is_unavailable(), "{err:?}");
     assert_eq!(store.stats().await.unwrap().events, 0, "reads still work");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpoint_thread_copies_the_wal_into_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let db = dir.path().join("inlet.db");
+    let before = std::fs::metadata(&db).unwrap().len();
+    let mut tasks = Vec::new();
+    for task in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..500 {
+                let event = crate::store::Event {
+                    body: vec![b'x'; 1024].into(),
+                    ..event(&format!("cid-{task}-{n}"), "c", T0)
+                };
+                store.accept(event, job()).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // Automatic checkpoints are off on the writer; only the checkpoint thread can grow the
+    // database file past its empty size.
+    for _ in 0..100 {
+        if std::fs::metadata(&db).unwrap().len() > before + (4 << 20) {
+            store.close().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the WAL was not checkpointed within 5 s");
+}
+#[tokio::test]
+async fn writer_syncs_fully_by_default_and_normal_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let Store::Sqlite(full) = open(&dir).await;
+    // 2 is FULL, 1 is NORMAL.
+    assert_eq!(full.writer_pragma("synchronous").await.unwrap(), 2);
+    assert_eq!(full.writer_pragma("wal_autocheckpoint").await.unwrap(), 0);
+    assert_eq!(full.writer_pragma("busy_timeout").await.unwrap(), 100);
+    full.close().await;
+    let normal = StoreOptions {
+        synchronous: crate::store::Synchronous::Normal,
+        ..options()
+    };
+    let Store::Sqlite(normal) = Store::open_with(&url(&dir), &normal).await.unwrap();
+    assert_eq!(normal.writer_pragma("synchronous").await.unwrap(), 1);
+    normal.close().await;
+}

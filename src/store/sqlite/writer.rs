@@ -22,6 +22,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use super::checkpoint::Nudge;
 use super::conn::classify;
 use crate::store::{StoreError, StoreOptions};
 
@@ -37,12 +38,14 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the thread. `notify` is woken after every commit that made jobs due, so
-    /// idle workers claim them at once instead of at their next poll.
+    /// idle workers claim them at once instead of at their next poll; `checkpoint` is
+    /// nudged after every commit.
     pub fn start(
         conn: Connection,
         reopen: Reopen,
         options: &StoreOptions,
         notify: Arc<Notify>,
+        checkpoint: Nudge,
     ) -> Result<Writer, StoreError> {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let limits = Limits {
@@ -51,7 +54,7 @@ impl Writer {
         };
         let thread = std::thread::Builder::new()
             .name("inlet-store-writer".into())
-            .spawn(move || run(conn, reopen, rx, limits, &notify))
+            .spawn(move || run(conn, reopen, rx, limits, &notify, &checkpoint))
             .map_err(|err| StoreError::Backend {
                 message: format!("cannot start the store writer thread: {err}"),
                 source: Some(Arc::new(err)),
@@ -220,6 +223,7 @@ fn run(
     mut rx: mpsc::Receiver<Msg>,
     limits: Limits,
     notify: &Notify,
+    checkpoint: &Nudge,
 ) {
     let mut next = None;
     loop {
@@ -259,8 +263,9 @@ fn run(
             }
         }
         let committed = commit(&conn, &mut batch);
-        if committed.is_err() {
-            recover(&mut conn, &reopen);
+        match committed {
+            Ok(()) => checkpoint.send(),
+            Err(_) => recover(&mut conn, &reopen),
         }
         let wake = committed.is_ok() && batch.iter().any(|op| op.wakes());
         for op in batch {
