@@ -7,11 +7,19 @@
 //! checkpoints off and nudges this thread after its commits instead; the thread runs
 //! PASSIVE checkpoints on its own connection, which never block the writer.
 //!
-//! A passive checkpoint can fall behind a writer that never pauses. If the WAL still holds
-//! more than [`RESTART_FRAMES`] after one, the thread runs a RESTART checkpoint, which
-//! waits for the writer between two transactions, so the WAL cannot grow without bound.
+//! A passive checkpoint copies pages but cannot rewind the WAL: SQLite starts the log over
+//! only when a write transaction begins with every frame already copied, which a writer
+//! that never pauses does not do. So once the WAL holds more than [`REWIND_FRAMES`], this
+//! thread raises a flag, and the writer, between two transactions, runs one more passive
+//! checkpoint itself (only the few frames written since this thread's pass are left to
+//! copy), so that its next transaction writes from the start of the file. A RESTART
+//! checkpoint would do the same from here, but it blocks the writer while any reader (a
+//! long CLI query) is active; this way nothing ever waits, and at worst, while such a
+//! reader holds an old snapshot, the WAL grows until the reader is done.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
@@ -24,16 +32,26 @@ use crate::store::{StoreError, StoreOptions};
 /// better to copy a bigger run of pages at once.
 const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
-/// WAL frames (pages) past which the checkpointer stops being polite.
-const RESTART_FRAMES: i64 = 16 * 1024;
+/// WAL frames (pages) past which the WAL is rewound: 16 Ki pages of 4 KiB, 64 MiB.
+const REWIND_FRAMES: i64 = 16 * 1024;
 
-/// The writer's side: a nudge after each commit that changed something.
-pub(super) struct Nudge(SyncSender<()>);
+/// The writer's side of the checkpoint thread.
+pub(super) struct Nudge {
+    wake: SyncSender<()>,
+    rewind: Arc<AtomicBool>,
+}
 
 impl Nudge {
-    pub fn send(&self) {
-        // A nudge already waiting is as good as two; a gone thread is logged where it died.
-        if let Err(TrySendError::Disconnected(())) = self.0.try_send(()) {
+    /// Called by the writer after each commit, outside any transaction.
+    pub fn committed(&self, conn: &Connection) {
+        if self.rewind.swap(false, Ordering::Relaxed) {
+            // See the module doc: this lets the next transaction start the WAL over.
+            if let Err(error) = checkpoint(conn) {
+                tracing::warn!(message = "WAL rewind checkpoint failed.", %error);
+            }
+        }
+        // A nudge already waiting is as good as two.
+        if let Err(TrySendError::Disconnected(())) = self.wake.try_send(()) {
             tracing::debug!(message = "The store's checkpoint thread has stopped.");
         }
     }
@@ -42,21 +60,23 @@ impl Nudge {
 /// Starts the thread. It stops when the [`Nudge`] is dropped (the writer stopped).
 pub(super) fn start(path: PathBuf, options: &StoreOptions) -> Result<Nudge, StoreError> {
     let conn = conn::open(&path, options, Role::Checkpointer)?;
-    let (nudge, nudged) = sync_channel(1);
+    let (wake, woken) = sync_channel(1);
+    let rewind = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&rewind);
     std::thread::Builder::new()
         .name("inlet-store-checkpoint".into())
-        .spawn(move || run(&conn, &nudged))
+        .spawn(move || run(&conn, &woken, &flag))
         .map_err(|err| StoreError::Backend {
             message: format!("cannot start the store checkpoint thread: {err}"),
-            source: Some(std::sync::Arc::new(err)),
+            source: Some(Arc::new(err)),
         })?;
-    Ok(Nudge(nudge))
+    Ok(Nudge { wake, rewind })
 }
 
-fn run(conn: &Connection, nudged: &Receiver<()>) {
+fn run(conn: &Connection, woken: &Receiver<()>, rewind: &AtomicBool) {
     let mut last = Instant::now();
     loop {
-        match nudged.recv_timeout(Duration::from_secs(1)) {
+        match woken.recv_timeout(Duration::from_secs(1)) {
             Ok(()) | Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
@@ -65,24 +85,16 @@ fn run(conn: &Connection, nudged: &Receiver<()>) {
             std::thread::sleep(MIN_INTERVAL - since);
         }
         last = Instant::now();
-        match checkpoint(conn, "PASSIVE") {
-            Ok(left) if left > RESTART_FRAMES => {
-                if let Err(error) = checkpoint(conn, "RESTART") {
-                    tracing::warn!(message = "WAL restart checkpoint failed.", %error);
-                }
-            }
+        match checkpoint(conn) {
+            Ok(frames) if frames > REWIND_FRAMES => rewind.store(true, Ordering::Relaxed),
             Ok(_) => {}
             Err(error) => tracing::warn!(message = "WAL checkpoint failed; will retry.", %error),
         }
     }
 }
 
-/// Runs one checkpoint; returns how many WAL frames it could not copy yet.
-fn checkpoint(conn: &Connection, mode: &str) -> Result<i64, StoreError> {
-    let (log, done): (i64, i64) = conn
-        .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-            Ok((row.get(1)?, row.get(2)?))
-        })
-        .map_err(conn::classify)?;
-    Ok((log - done).max(0))
+/// Runs one passive checkpoint; returns how many frames the WAL holds.
+fn checkpoint(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+        .map_err(conn::classify)
 }

@@ -264,7 +264,7 @@ fn run(
         }
         let committed = commit(&conn, &mut batch);
         match committed {
-            Ok(()) => checkpoint.send(),
+            Ok(()) => checkpoint.committed(&conn),
             Err(_) => recover(&mut conn, &reopen),
         }
         let wake = committed.is_ok() && batch.iter().any(|op| op.wakes());
