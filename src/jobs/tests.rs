@@ -1,7 +1,7 @@
 //! Worker-pool tests on a real SQLite file. Most run on tokio's paused clock, so backoffs,
-//! leases and timeouts of seconds or hours take no real time. While the runtime waits on
-//! the store's writer thread, tokio may auto-advance to the next timer, so time only ever
-//! runs *ahead*: assertions on virtual time are lower bounds, never upper bounds.
+//! leases and timeouts of seconds or hours take no real time; the store is opened with
+//! `StoreOptions::for_paused_clock`, so virtual time stands still while a write is in
+//! flight and moves only when every task waits on a timer.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,12 +19,7 @@ use crate::store::{
 const SECOND: i64 = 1000;
 
 async fn open(dir: &tempfile::TempDir) -> Store {
-    let options = StoreOptions {
-        // A write timeout is a timer, and paused tokio would fire it while the writer
-        // thread works; these tests wait for the writer without one.
-        write_timeout: None,
-        ..StoreOptions::default()
-    };
+    let options = StoreOptions::for_paused_clock();
     let url = format!("sqlite://{}", dir.path().join("inlet.db").display());
     Store::open_with(&url, &options).await.unwrap()
 }
@@ -281,7 +276,7 @@ async fn job_of_a_lost_worker_is_taken_over_after_its_lease() {
     shutdown.cancel();
     workers.join().await;
     let recorded = attempts(&store, "orphan").await;
-    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
     assert_eq!(
         recorded[0].outcome,
         Outcome::Error,
@@ -382,7 +377,10 @@ async fn shutdown_lets_short_jobs_finish_and_releases_long_ones() {
     assert_eq!(
         (stats.jobs.done, stats.jobs.pending, stats.jobs.running),
         (1, 2, 0),
-        "{stats:?}"
+        "{stats:?} {:#?} {:#?} {:#?}",
+        store.trace("short").await.unwrap().map(|t| t.jobs),
+        store.trace("long").await.unwrap().map(|t| t.jobs),
+        store.trace("late").await.unwrap().map(|t| t.jobs)
     );
     assert_eq!(started.load(Ordering::SeqCst), 2);
     let long = store.trace("long").await.unwrap().unwrap();

@@ -33,6 +33,26 @@ pub struct StoreOptions {
     pub max_batch_bytes: usize,
     /// Read connections open at once, at most.
     pub readers: usize,
+    /// For tests on tokio's paused clock only; see [`StoreOptions::for_paused_clock`].
+    pub paused_clock: bool,
+}
+
+impl StoreOptions {
+    /// Options for tests that run on tokio's paused clock (`start_paused = true`).
+    ///
+    /// A paused runtime that has nothing to do jumps its clock to the next timer. Waiting
+    /// for the writer thread looks like "nothing to do" to tokio, so virtual time would race
+    /// ahead (leases expire, timeouts fire) while a commit is in flight. With this set,
+    /// callers wait for their commit on tokio's blocking pool, which tokio counts as work,
+    /// so time stands still until the answer comes. There is no write timeout, which
+    /// would be a timer too. Slower per write; never for a server.
+    pub fn for_paused_clock() -> Self {
+        StoreOptions {
+            write_timeout: None,
+            paused_clock: true,
+            ..StoreOptions::default()
+        }
+    }
 }
 
 impl Default for StoreOptions {
@@ -45,6 +65,7 @@ impl Default for StoreOptions {
             max_batch: 1024,
             max_batch_bytes: 16 << 20,
             readers: 4,
+            paused_clock: false,
         }
     }
 }

@@ -39,6 +39,7 @@ const REWIND_FRAMES: i64 = 16 * 1024;
 pub(super) struct Nudge {
     wake: SyncSender<()>,
     rewind: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl Nudge {
@@ -55,6 +56,13 @@ impl Nudge {
             tracing::debug!(message = "The store's checkpoint thread has stopped.");
         }
     }
+
+    /// Stops the thread and waits for it, so that the writer's connection is the last to
+    /// close (SQLite then folds the WAL into the database and removes it).
+    pub fn stop(self) {
+        drop(self.wake);
+        let _ = self.thread.join();
+    }
 }
 
 /// Starts the thread. It stops when the [`Nudge`] is dropped (the writer stopped).
@@ -63,14 +71,18 @@ pub(super) fn start(path: PathBuf, options: &StoreOptions) -> Result<Nudge, Stor
     let (wake, woken) = sync_channel(1);
     let rewind = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&rewind);
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("inlet-store-checkpoint".into())
         .spawn(move || run(&conn, &woken, &flag))
         .map_err(|err| StoreError::Backend {
             message: format!("cannot start the store checkpoint thread: {err}"),
             source: Some(Arc::new(err)),
         })?;
-    Ok(Nudge { wake, rewind })
+    Ok(Nudge {
+        wake,
+        rewind,
+        thread,
+    })
 }
 
 fn run(conn: &Connection, woken: &Receiver<()>, rewind: &AtomicBool) {

@@ -33,6 +33,8 @@ pub(super) type Reopen = Box<dyn Fn() -> Result<Connection, StoreError> + Send>;
 pub(super) struct Writer {
     tx: mpsc::Sender<Msg>,
     write_timeout: Option<Duration>,
+    /// See [`StoreOptions::for_paused_clock`].
+    paused_clock: bool,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -54,7 +56,14 @@ impl Writer {
         };
         let thread = std::thread::Builder::new()
             .name("inlet-store-writer".into())
-            .spawn(move || run(conn, reopen, rx, limits, &notify, &checkpoint))
+            .spawn(move || {
+                let mut conn = conn;
+                run(&mut conn, reopen, rx, limits, &notify, &checkpoint);
+                // The checkpoint thread's connection closes first, so the writer's is the
+                // last and SQLite folds the WAL into the database file.
+                checkpoint.stop();
+                drop(conn);
+            })
             .map_err(|err| StoreError::Backend {
                 message: format!("cannot start the store writer thread: {err}"),
                 source: Some(Arc::new(err)),
@@ -62,6 +71,7 @@ impl Writer {
         Ok(Writer {
             tx,
             write_timeout: options.write_timeout,
+            paused_clock: options.paused_clock,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -114,13 +124,19 @@ impl Writer {
         }
     }
 
-    async fn send_and_wait<T>(
+    async fn send_and_wait<T: Send + 'static>(
         &self,
         msg: Msg,
         answer: oneshot::Receiver<Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         let wait = async {
             self.tx.send(msg).await.map_err(|_| StoreError::closed())?;
+            if self.paused_clock {
+                return tokio::task::spawn_blocking(move || answer.blocking_recv())
+                    .await
+                    .map_err(|_| StoreError::closed())?
+                    .map_err(|_| StoreError::closed())?;
+            }
             answer.await.map_err(|_| StoreError::closed())?
         };
         match self.write_timeout {
@@ -218,7 +234,7 @@ struct Limits {
 
 /// The writer thread's loop; returns when the store is closed or every handle dropped.
 fn run(
-    mut conn: Connection,
+    conn: &mut Connection,
     reopen: Reopen,
     mut rx: mpsc::Receiver<Msg>,
     limits: Limits,
@@ -237,7 +253,7 @@ fn run(
         let mut batch = match msg {
             Msg::Op(op) => vec![op],
             Msg::Exclusive(job) => {
-                job(&mut conn);
+                job(conn);
                 continue;
             }
             Msg::Close(ack) => {
@@ -262,10 +278,10 @@ fn run(
                 Err(_) => break,
             }
         }
-        let committed = commit(&conn, &mut batch);
+        let committed = commit(conn, &mut batch);
         match committed {
-            Ok(()) => checkpoint.committed(&conn),
-            Err(_) => recover(&mut conn, &reopen),
+            Ok(()) => checkpoint.committed(conn),
+            Err(_) => recover(conn, &reopen),
         }
         let wake = committed.is_ok() && batch.iter().any(|op| op.wakes());
         for op in batch {
