@@ -109,9 +109,10 @@ async fn run(pool: Arc<Pool>, job: ClaimedJob, slot: OwnedSemaphorePermit) {
     };
     let finished_at = pool.config.clock.now();
     // The service is done, so its slot is free for the next job even before the attempt
-    // is recorded: the dispatcher's next claim queues behind this completion in the
-    // store's writer, so it shares its group commit instead of waiting for a commit of
-    // its own, and completions in flight stay bounded by the concurrency.
+    // is recorded. The completion and the dispatcher's next claim then reach the store's
+    // writer together and usually share one group commit, instead of paying a commit
+    // each. Completions in flight stay bounded (about twice the concurrency): a claim is
+    // answered only after the writer has committed every completion queued ahead of it.
     drop(slot);
     let next = next_step(number, outcome, finished_at, max_attempts, &policy.retry);
 
