@@ -29,7 +29,11 @@ pub struct Server {
 }
 
 impl Server {
-    pub(crate) fn new(config: Config, services: Services, scripts: Option<Arc<Deployment>>) -> Self {
+    pub(crate) fn new(
+        config: Config,
+        services: Services,
+        scripts: Option<Arc<Deployment>>,
+    ) -> Self {
         let background = TaskTracker::new();
         let shared = Arc::new(Shared {
             services,

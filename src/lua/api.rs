@@ -158,12 +158,12 @@ pub(crate) fn primitives(lua: &Lua) -> mlua::Result<Table> {
     )?;
     raw.set(
         "hex_decode",
-        lua.create_function(
-            |lua, text: mlua::LuaString| match hex::decode(text.as_bytes().trim_ascii()) {
+        lua.create_function(|lua, text: mlua::LuaString| {
+            match hex::decode(text.as_bytes().trim_ascii()) {
                 Ok(bytes) => Ok((LuaValue::String(lua.create_string(bytes)?), LuaValue::Nil)),
                 Err(err) => failure(lua, format!("invalid hex: {err}")),
-            },
-        )?,
+            }
+        })?,
     )?;
 
     raw.set(

@@ -90,11 +90,16 @@ fn interpret(
 ) -> (Result<Response, ServiceError>, bool) {
     if let Some(trip) = state.budget().tripped() {
         let message = format!("Lua service `{name}` {}", state.budget().describe(trip));
-        return (Err(ServiceError::with_kind(ErrorKind::Timeout, message)), true);
+        return (
+            Err(ServiceError::with_kind(ErrorKind::Timeout, message)),
+            true,
+        );
     }
     let values = match result {
         Ok(values) => values,
-        Err(mlua::Error::MemoryError(message)) => return (Err(out_of_memory(name, &message)), true),
+        Err(mlua::Error::MemoryError(message)) => {
+            return (Err(out_of_memory(name, &message)), true);
+        }
         Err(err) => {
             let err = anyhow::anyhow!("Lua service `{name}` failed: {err}");
             return (Err(ServiceError::internal(err)), false);
@@ -118,18 +123,28 @@ fn interpret(
             "permanent" => ServiceError::permanent(anyhow::anyhow!(message)),
             "not_deployed" => ServiceError::with_kind(ErrorKind::NotDeployed, message),
             "timeout" => ServiceError::with_kind(ErrorKind::Timeout, message),
-            "lua" if message == "not enough memory" => return (Err(out_of_memory(name, &message)), true),
-            "lua" => ServiceError::internal(anyhow::anyhow!("Lua service `{name}` failed: {message}")),
+            "lua" if message == "not enough memory" => {
+                return (Err(out_of_memory(name, &message)), true);
+            }
+            "lua" => {
+                ServiceError::internal(anyhow::anyhow!("Lua service `{name}` failed: {message}"))
+            }
             _ => ServiceError::internal(anyhow::anyhow!(message)),
         };
         return (Err(err), false);
     }
-    let response = build_response(&text(1), status, values.get(3), values.get(4), values.get(5))
-        .map_err(|message| {
-            ServiceError::internal(anyhow::anyhow!(
-                "Lua service `{name}` returned a bad response: {message}"
-            ))
-        });
+    let response = build_response(
+        &text(1),
+        status,
+        values.get(3),
+        values.get(4),
+        values.get(5),
+    )
+    .map_err(|message| {
+        ServiceError::internal(anyhow::anyhow!(
+            "Lua service `{name}` returned a bad response: {message}"
+        ))
+    });
     (response, false)
 }
 

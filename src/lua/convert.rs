@@ -72,7 +72,9 @@ fn from_lua_at(value: &LuaValue, depth: usize, path: &mut String) -> Result<Valu
         LuaValue::LightUserData(ud) if ud.0.is_null() => Ok(Value::Null),
         LuaValue::Boolean(b) => Ok(Value::Bool(*b)),
         LuaValue::Integer(i) => Ok(Value::from(*i)),
-        LuaValue::Number(n) => number(*n).ok_or_else(|| format!("{path}: {n} is not a JSON number")),
+        LuaValue::Number(n) => {
+            number(*n).ok_or_else(|| format!("{path}: {n} is not a JSON number"))
+        }
         LuaValue::String(s) => match s.to_str() {
             Ok(text) => Ok(Value::String(text.to_string())),
             Err(_) => Err(format!(
@@ -87,7 +89,10 @@ fn from_lua_at(value: &LuaValue, depth: usize, path: &mut String) -> Result<Valu
             }
             table_to_json(table, depth, path)
         }
-        other => Err(format!("{path}: a {} cannot be encoded as JSON", other.type_name())),
+        other => Err(format!(
+            "{path}: a {} cannot be encoded as JSON",
+            other.type_name()
+        )),
     }
 }
 

@@ -71,9 +71,9 @@ impl Generation {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let state = match idle {
             Some(state) => state,
-            None => self.create_state().map_err(|message| {
-                ServiceError::internal(anyhow::anyhow!(message))
-            })?,
+            None => self
+                .create_state()
+                .map_err(|message| ServiceError::internal(anyhow::anyhow!(message)))?,
         };
         state.budget().arm();
         Ok(Lease {
@@ -107,7 +107,9 @@ pub(crate) struct Lease {
 
 impl Lease {
     pub fn state(&self) -> &LuaState {
-        self.state.as_ref().expect("a lease holds its state until dropped")
+        self.state
+            .as_ref()
+            .expect("a lease holds its state until dropped")
     }
 
     /// Drops the state instead of giving it back: after a runaway call it may hold garbage

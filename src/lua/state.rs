@@ -106,10 +106,12 @@ impl LuaState {
             reserved.set(name.as_str(), true)?;
         }
         let dir = settings.services_dir.to_string_lossy().to_string();
-        let entry: Table = lua
-            .load(PRELUDE)
-            .set_name("=inlet/prelude.lua")
-            .call((raw, grant_table, reserved, dir))?;
+        let entry: Table = lua.load(PRELUDE).set_name("=inlet/prelude.lua").call((
+            raw,
+            grant_table,
+            reserved,
+            dir,
+        ))?;
 
         // The limit comes last so that the prelude never counts against a script's memory.
         lua.set_memory_limit(settings.config.memory_limit)?;

@@ -38,8 +38,13 @@ pub(crate) fn spawn(deployment: Arc<Deployment>) -> JoinHandle<()> {
                 None
             }
         };
+        // Changes made between the first load and the start of the watch would go unseen:
+        // one rescan now catches them (and costs nothing when there were none).
+        let mut first = true;
         loop {
-            if _watcher.is_some() {
+            if std::mem::take(&mut first) {
+                // Fall through to the rescan below.
+            } else if _watcher.is_some() {
                 if changed_rx.recv().await.is_none() {
                     return;
                 }
