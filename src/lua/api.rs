@@ -179,7 +179,7 @@ pub(crate) fn primitives(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|lua, seconds: Option<f64>| {
             let at = match seconds {
                 None => SystemTime::now(),
-                Some(s) if s.is_finite() && s >= 0.0 && s < 253_402_300_800.0 => {
+                Some(s) if (0.0..253_402_300_800.0).contains(&s) => {
                     UNIX_EPOCH + Duration::from_secs_f64(s)
                 }
                 Some(s) => {
