@@ -11,18 +11,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use mlua::{Lua, Table, Value as LuaValue};
 
-use super::convert::{self, ARRAY_METATABLE};
+use super::convert;
 use crate::security::hmac::{self, Algorithm, Encoding};
 use crate::security::secrets_equal;
 
 /// Builds the table of primitives that `prelude.lua` receives.
-pub(crate) fn primitives(lua: &Lua) -> mlua::Result<Table> {
+pub(crate) fn primitives(lua: &Lua, array_mt: &Table) -> mlua::Result<Table> {
     let raw = lua.create_table()?;
     raw.set("null", LuaValue::NULL)?;
-    raw.set(
-        "array_mt",
-        lua.named_registry_value::<Table>(ARRAY_METATABLE)?,
-    )?;
+    raw.set("array_mt", array_mt)?;
 
     raw.set(
         "json_encode",
@@ -42,11 +39,12 @@ pub(crate) fn primitives(lua: &Lua) -> mlua::Result<Table> {
             }
         })?,
     )?;
+    let mt = array_mt.clone();
     raw.set(
         "json_decode",
-        lua.create_function(|lua, text: mlua::LuaString| {
+        lua.create_function(move |lua, text: mlua::LuaString| {
             match serde_json::from_slice::<serde_json::Value>(&text.as_bytes()) {
-                Ok(json) => Ok((convert::to_lua(lua, &json)?, LuaValue::Nil)),
+                Ok(json) => Ok((convert::to_lua(lua, &mt, &json)?, LuaValue::Nil)),
                 Err(err) => failure(lua, format!("invalid JSON: {err}")),
             }
         })?,

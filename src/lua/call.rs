@@ -1,22 +1,24 @@
-//! One call of a Lua service: take a state, hand the request and the context to the
-//! prelude's `dispatch`, and turn what comes back into a [`Response`] or a [`ServiceError`].
+//! One call of a Lua service: take a state, run the service in one of its coroutines, and
+//! turn what comes back into a [`Response`] or a [`ServiceError`].
 //!
+//! `ctx:invoke` and `ctx:invoke_async` yield the coroutine back to [`drive`], which runs the
+//! other service without holding the Lua state and resumes the coroutine with the answer.
 //! A call made from inside a Lua call of the same generation (Lua → Rust → Lua, or Lua →
-//! Lua) runs in the state the outer call already holds, as a second coroutine. Taking a
-//! second state instead could deadlock: with every state held by a caller waiting for its
-//! callee, no callee could ever get one.
+//! Lua) runs in the state the outer call already holds, in another coroutine: taking a
+//! second state instead could deadlock, with every state held by a caller waiting for its
+//! callee and no callee able to get one.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::future::BoxFuture;
 use http::{HeaderName, HeaderValue, StatusCode};
-use mlua::{Lua, MultiValue, UserData, UserDataMethods, Value as LuaValue};
+use mlua::{IntoLuaMulti, Lua, MultiValue, Value as LuaValue};
 
-use super::budget::Budget;
+use super::bridge::CallData;
 use super::convert;
 use super::pool::Generation;
-use super::state::LuaState;
+use super::state::{LuaState, is_invoke_marker};
 use crate::service::{Body, Context, DynService, ErrorKind, Request, Response, ServiceError};
 
 /// The Lua state a call chain holds, carried in its [`Context`] so that nested calls reuse it.
@@ -67,19 +69,95 @@ async fn run(
         generation: generation.id(),
         state: state.clone(),
     });
-    let raw_context = RawContext {
-        ctx,
-        budget: Arc::clone(state.budget()),
-    };
-    let result = state
-        .dispatch()
-        .call_async::<MultiValue>((name, RawRequest(request), raw_context))
-        .await;
-    let (outcome, spoiled) = interpret(name, &state, result);
+    let call = state.calls().enter(CallData {
+        request,
+        ctx: ctx.clone(),
+    });
+    let (outcome, spoiled) = drive(&state, name, call.id(), &ctx).await;
+    drop(call);
     if spoiled && let Some(lease) = lease.as_mut() {
         lease.discard();
     }
     outcome
+}
+
+/// Runs the call to its end, serving the invokes it yields on the way.
+async fn drive(
+    state: &LuaState,
+    name: &str,
+    id: u64,
+    ctx: &Context,
+) -> (Result<Response, ServiceError>, bool) {
+    let started = state
+        .take_thread()
+        .and_then(|thread| Ok((thread, (name, id).into_lua_multi(state.lua())?)));
+    let (thread, mut args) = match started {
+        Ok(started) => started,
+        Err(err) => return interpret(name, state, Err(err)),
+    };
+    loop {
+        let result = thread.resume::<MultiValue>(args);
+        match result {
+            Ok(values) if is_invoke_marker(values.front()) => {
+                args = match serve_invoke(state, ctx, values).await {
+                    Ok(args) => args,
+                    Err(err) => return interpret(name, state, Err(err)),
+                };
+            }
+            other => {
+                let (outcome, spoiled) = interpret(name, state, other);
+                if !spoiled {
+                    state.give_back_thread(thread);
+                }
+                return (outcome, spoiled);
+            }
+        }
+    }
+}
+
+/// Runs what `ctx:invoke` or `ctx:invoke_async` asked for (`marker, what, id, name,
+/// payload`), and answers the values to resume the coroutine with.
+async fn serve_invoke(
+    state: &LuaState,
+    ctx: &Context,
+    values: MultiValue,
+) -> mlua::Result<MultiValue> {
+    let lua = state.lua();
+    let text = |index: usize| match values.get(index) {
+        Some(LuaValue::String(s)) => s.to_string_lossy(),
+        _ => String::new(),
+    };
+    let (what, name) = (text(1), text(3));
+    let payload = match convert::from_lua(values.get(4).unwrap_or(&LuaValue::Nil)) {
+        Ok(payload) => payload,
+        Err(message) => {
+            let err = ServiceError::internal(anyhow::anyhow!(
+                "ctx:{what}: cannot encode the payload as JSON: {message}"
+            ));
+            return failed(lua, &err);
+        }
+    };
+    drop(values);
+    let waited = Instant::now();
+    let answer = if what == "invoke_async" {
+        ctx.invoke_async(&name, payload)
+            .await
+            .map(|job| Answer::Job(job.to_string()))
+    } else {
+        ctx.invoke(&name, payload).await.map(Answer::Response)
+    };
+    // The time spent in the other service is not this script's running time.
+    state.budget().exclude(waited.elapsed());
+    match answer {
+        Ok(Answer::Response(response)) => answer_response(state, response),
+        Ok(Answer::Job(job)) => (true, job).into_lua_multi(lua),
+        Err(err) => failed(lua, &err),
+    }
+}
+
+enum Answer {
+    Response(Response),
+    Job(String),
 }
 
 /// The call's outcome, and whether its state should be dropped rather than reused.
@@ -211,133 +289,12 @@ fn build_response(
     Ok(response)
 }
 
-/// The request, as the prelude's request object reads it.
-struct RawRequest(Request);
-
-impl UserData for RawRequest {
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_method("payload", |lua, this, ()| match this.0.payload() {
-            Ok(value) => Ok((convert::to_lua(lua, value)?, LuaValue::Nil)),
-            Err(err) => Ok((
-                LuaValue::Nil,
-                LuaValue::String(lua.create_string(err.public_message())?),
-            )),
-        });
-        methods.add_method("body", |lua, this, ()| lua.create_string(this.0.raw_body()));
-        methods.add_method("headers", |lua, this, ()| {
-            let headers = this.0.headers();
-            let table = lua.create_table_with_capacity(0, headers.keys_len())?;
-            for name in headers.keys() {
-                let mut joined = Vec::new();
-                for (index, value) in headers.get_all(name).iter().enumerate() {
-                    if index > 0 {
-                        joined.extend_from_slice(b", ");
-                    }
-                    joined.extend_from_slice(value.as_bytes());
-                }
-                table.raw_set(name.as_str(), lua.create_string(joined)?)?;
-            }
-            Ok(table)
-        });
-        methods.add_method("method", |_, this, ()| Ok(this.0.method().to_string()));
-        methods.add_method("path", |_, this, ()| Ok(this.0.path().to_string()));
-        methods.add_method("query_string", |_, this, ()| {
-            Ok(this.0.query_string().to_string())
-        });
-        methods.add_method("params", |lua, this, ()| {
-            let table = lua.create_table()?;
-            for (key, value) in this.0.params() {
-                table.raw_set(key.as_str(), value.as_str())?;
-            }
-            Ok(table)
-        });
-        methods.add_method("query", |lua, this, ()| {
-            let table = lua.create_table()?;
-            let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_str(this.0.query_string()).unwrap_or_default();
-            // The first value of a repeated parameter wins, as in `Request::query`.
-            for (key, value) in pairs.into_iter().rev() {
-                table.raw_set(key, value)?;
-            }
-            Ok(table)
-        });
-        methods.add_method("peer", |_, this, ()| {
-            Ok(this.0.peer().map(|peer| peer.to_string()))
-        });
-    }
-}
-
-/// The context, as the prelude's context object reads it.
-struct RawContext {
-    ctx: Context,
-    budget: Arc<Budget>,
-}
-
-impl UserData for RawContext {
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_method("cid", |_, this, ()| Ok(this.ctx.cid().to_string()));
-        methods.add_method("config", |lua, this, ()| {
-            let user = this.ctx.config();
-            let table = lua.create_table()?;
-            for name in user.section_names() {
-                if let Some(section) = user.get(name) {
-                    table.raw_set(name, convert::to_lua(lua, section)?)?;
-                }
-            }
-            Ok(table)
-        });
-        methods.add_async_method(
-            "invoke",
-            |lua, this, (name, payload): (String, LuaValue)| async move {
-                let payload = match encode_payload("invoke", &payload) {
-                    Ok(payload) => payload,
-                    Err(err) => return failed(&lua, &err),
-                };
-                let started = Instant::now();
-                let result = this.ctx.invoke(&name, payload).await;
-                // The time spent in the other service is not this script's running time.
-                this.budget.exclude(started.elapsed());
-                match result {
-                    Ok(response) => answer(&lua, response),
-                    Err(err) => failed(&lua, &err),
-                }
-            },
-        );
-        methods.add_async_method(
-            "invoke_async",
-            |lua, this, (name, payload): (String, LuaValue)| async move {
-                let payload = match encode_payload("invoke_async", &payload) {
-                    Ok(payload) => payload,
-                    Err(err) => return failed(&lua, &err),
-                };
-                let started = Instant::now();
-                let result = this.ctx.invoke_async(&name, payload).await;
-                this.budget.exclude(started.elapsed());
-                match result {
-                    Ok(job) => Ok(MultiValue::from_iter([
-                        LuaValue::Boolean(true),
-                        LuaValue::String(lua.create_string(job.to_string())?),
-                    ])),
-                    Err(err) => failed(&lua, &err),
-                }
-            },
-        );
-    }
-}
-
-fn encode_payload(what: &str, payload: &LuaValue) -> Result<serde_json::Value, ServiceError> {
-    convert::from_lua(payload).map_err(|message| {
-        ServiceError::internal(anyhow::anyhow!(
-            "ctx:{what}: cannot encode the payload as JSON: {message}"
-        ))
-    })
-}
-
 /// `true, payload, { status =, headers = }` for the prelude's `ctx:invoke`.
-fn answer(lua: &Lua, response: Response) -> mlua::Result<MultiValue> {
+fn answer_response(state: &LuaState, response: Response) -> mlua::Result<MultiValue> {
+    let lua = state.lua();
     let payload = match &response.body {
         Body::Empty => LuaValue::Nil,
-        Body::Json(value) => convert::to_lua(lua, value)?,
+        Body::Json(value) => convert::to_lua(lua, state.array_mt(), value)?,
         Body::Raw { bytes, .. } => LuaValue::String(lua.create_string(bytes)?),
     };
     let meta = lua.create_table()?;

@@ -10,11 +10,8 @@
 //! - integers stay integers; a float with no fractional part encodes as an integer, so that
 //!   `10 / 2` gives `5` and not `5.0`.
 
-use mlua::{Lua, Table, Value as LuaValue};
+use mlua::{Lua, Table, Value as LuaValue, ffi};
 use serde_json::{Map, Number, Value};
-
-/// Registry key of the metatable that marks a table as a JSON array.
-pub(crate) const ARRAY_METATABLE: &str = "inlet.json.array";
 
 /// How deep a table may nest before encoding gives up; this also catches cycles.
 const MAX_DEPTH: usize = 128;
@@ -22,43 +19,74 @@ const MAX_DEPTH: usize = 128;
 /// The largest integer that a double represents exactly.
 const EXACT_IN_F64: f64 = 9_007_199_254_740_992.0;
 
-/// A JSON value as a Lua value.
-pub(crate) fn to_lua(lua: &Lua, value: &Value) -> mlua::Result<LuaValue> {
-    let array_mt: Table = lua.named_registry_value(ARRAY_METATABLE)?;
-    to_lua_with(lua, &array_mt, value)
+/// A JSON value as a Lua value; `array_mt` is the state's `inlet.json.array` metatable.
+///
+/// Payloads are converted on every call, so this builds the whole value in one protected
+/// call through the C API: going through `create_table`/`raw_set` costs a protected call per
+/// table, string and field, which was most of a small Lua service's overhead.
+pub(crate) fn to_lua(lua: &Lua, array_mt: &Table, value: &Value) -> mlua::Result<LuaValue> {
+    // SAFETY: `exec_raw` runs the closure inside a protected call, with `array_mt` at stack
+    // index 1. The closure only pushes and sets values, checking the stack space first, and
+    // holds nothing that needs dropping, so a Lua error (out of memory) unwinding through it
+    // leaks nothing. It leaves exactly one value, the result, at index 1.
+    unsafe {
+        lua.exec_raw::<LuaValue>(array_mt, |state| {
+            push_json(state, value, 0);
+            ffi::lua_copy(state, -1, 1);
+            ffi::lua_settop(state, 1);
+        })
+    }
 }
 
-fn to_lua_with(lua: &Lua, array_mt: &Table, value: &Value) -> mlua::Result<LuaValue> {
-    Ok(match value {
-        Value::Null => LuaValue::Nil,
-        Value::Bool(b) => LuaValue::Boolean(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => LuaValue::Integer(i),
-            None => LuaValue::Number(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Value::String(s) => LuaValue::String(lua.create_string(s)?),
-        Value::Array(items) => {
-            let table = lua.create_table_with_capacity(items.len(), 0)?;
-            for (index, item) in items.iter().enumerate() {
-                let item = match item {
-                    Value::Null => LuaValue::NULL,
-                    other => to_lua_with(lua, array_mt, other)?,
-                };
-                table.raw_set(index + 1, item)?;
-            }
-            table.set_metatable(Some(array_mt.clone()))?;
-            LuaValue::Table(table)
+/// Pushes `value`; index 1 of the current frame holds the array metatable. Nesting deeper
+/// than [`MAX_DEPTH`] is cut off as null (serde_json's parser refuses it already).
+unsafe fn push_json(state: *mut ffi::lua_State, value: &Value, depth: usize) {
+    // SAFETY: the caller (`to_lua`) runs this inside a protected call; see there.
+    unsafe {
+        if depth > MAX_DEPTH || ffi::lua_checkstack(state, 4) == 0 {
+            ffi::lua_pushnil(state);
+            return;
         }
-        Value::Object(fields) => {
-            let table = lua.create_table_with_capacity(0, fields.len())?;
-            for (key, field) in fields {
-                if !field.is_null() {
-                    table.raw_set(key.as_str(), to_lua_with(lua, array_mt, field)?)?;
+        match value {
+            Value::Null => ffi::lua_pushnil(state),
+            Value::Bool(b) => ffi::lua_pushboolean(state, i32::from(*b)),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => ffi::lua_pushinteger(state, i),
+                None => ffi::lua_pushnumber(state, n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(text) => {
+                ffi::lua_pushlstring(state, text.as_ptr().cast(), text.len());
+            }
+            Value::Array(items) => {
+                ffi::lua_createtable(state, clamp(items.len()), 0);
+                for (index, item) in items.iter().enumerate() {
+                    match item {
+                        // Keeps positions and `#` right; see the module doc.
+                        Value::Null => ffi::lua_pushlightuserdata(state, std::ptr::null_mut()),
+                        other => push_json(state, other, depth + 1),
+                    }
+                    ffi::lua_rawseti(state, -2, index as ffi::lua_Integer + 1);
+                }
+                ffi::lua_pushvalue(state, 1);
+                ffi::lua_setmetatable(state, -2);
+            }
+            Value::Object(fields) => {
+                ffi::lua_createtable(state, 0, clamp(fields.len()));
+                for (key, field) in fields {
+                    if field.is_null() {
+                        continue;
+                    }
+                    ffi::lua_pushlstring(state, key.as_ptr().cast(), key.len());
+                    push_json(state, field, depth + 1);
+                    ffi::lua_rawset(state, -3);
                 }
             }
-            LuaValue::Table(table)
         }
-    })
+    }
+}
+
+fn clamp(size: usize) -> i32 {
+    i32::try_from(size).unwrap_or(i32::MAX)
 }
 
 /// A Lua value as JSON; the error says what cannot be encoded and where.
@@ -157,33 +185,32 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn lua() -> Lua {
+    fn lua() -> (Lua, Table) {
         let lua = Lua::new();
         let mt = lua.create_table().unwrap();
         mt.raw_set("__jsonarray", true).unwrap();
-        lua.set_named_registry_value(ARRAY_METATABLE, mt).unwrap();
-        lua
+        (lua, mt)
     }
 
     #[test]
     fn round_trip_keeps_shape() {
-        let lua = lua();
+        let (lua, mt) = lua();
         let value = json!({"a": [1, 2.5, "x", [], {}], "b": {"c": true}, "d": [null, 1]});
-        let back = from_lua(&to_lua(&lua, &value).unwrap()).unwrap();
+        let back = from_lua(&to_lua(&lua, &mt, &value).unwrap()).unwrap();
         assert_eq!(back, value);
     }
 
     #[test]
     fn null_field_is_absent() {
-        let lua = lua();
-        let table = to_lua(&lua, &json!({"issue": null, "k": 1})).unwrap();
+        let (lua, mt) = lua();
+        let table = to_lua(&lua, &mt, &json!({"issue": null, "k": 1})).unwrap();
         let table = table.as_table().unwrap();
         assert!(table.get::<LuaValue>("issue").unwrap().is_nil());
     }
 
     #[test]
     fn lua_tables_encode_by_their_keys() {
-        let lua = lua();
+        let (lua, _) = lua();
         let value: LuaValue = lua
             .load("return {list = {1, 2, 3}, empty = {}, half = 10 / 4, whole = 10 / 2}")
             .eval()
@@ -196,7 +223,7 @@ mod tests {
 
     #[test]
     fn unencodable_values_name_their_path() {
-        let lua = lua();
+        let (lua, _) = lua();
         let mixed: LuaValue = lua.load("return {a = {1, x = 2}}").eval().unwrap();
         assert!(from_lua(&mixed).unwrap_err().starts_with("$.a:"));
         let cyclic: LuaValue = lua.load("local t = {}; t.t = t; return t").eval().unwrap();

@@ -69,6 +69,7 @@
 //! JSON to Lua and back; `budget` is the per-call allowance.
 
 mod api;
+mod bridge;
 mod budget;
 mod call;
 mod convert;

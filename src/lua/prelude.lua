@@ -14,11 +14,14 @@ local raw, grants, reserved, services_dir = ...
 -- Kept before the sandbox hides them: scripts never see `debug` unless it is granted.
 local traceback = debug.traceback
 local rawpcall, rawxpcall, rawload, rawloadfile = pcall, xpcall, load, loadfile
-local coresume = coroutine.resume
+local coresume, cocreate, yield = coroutine.resume, coroutine.create, coroutine.yield
+local pack, unpack = table.pack, table.unpack
 local setmetatable, getmetatable, rawget, rawset = setmetatable, getmetatable, rawget, rawset
 local type, tostring, select, error, ipairs, pairs = type, tostring, select, error, ipairs, pairs
 local format, lower = string.format, string.lower
 local over_budget = raw.over_budget
+-- What ctx:invoke yields to Inlet: a light userdata, which no script can make.
+local INVOKE = raw.invoke_marker
 
 ------------------------------------------------------------------------------------------
 -- The sandbox
@@ -43,9 +46,26 @@ local function recheck(ok, ...)
 end
 G.pcall = function(f, ...) return recheck(rawpcall(f, ...)) end
 G.xpcall = function(f, handler, ...) return recheck(rawxpcall(f, handler, ...)) end
+-- ctx:invoke works by yielding to Inlet. Inside a script's own coroutine that yield would
+-- reach the script instead, so resume passes it up to Inlet and Inlet's answer back down.
+local function resume_forwarding(co, ...)
+    local r = pack(coresume(co, ...))
+    while r[1] and r[2] == INVOKE do
+        r = pack(coresume(co, yield(unpack(r, 2, r.n))))
+    end
+    return unpack(r, 1, r.n)
+end
 G.coroutine = {}
 for name, f in pairs(coroutine) do G.coroutine[name] = f end
-G.coroutine.resume = function(co, ...) return recheck(coresume(co, ...)) end
+G.coroutine.resume = function(co, ...) return recheck(resume_forwarding(co, ...)) end
+G.coroutine.wrap = function(f)
+    local co = cocreate(f)
+    return function(...)
+        local r = pack(recheck(resume_forwarding(co, ...)))
+        if not r[1] then error(r[2], 0) end
+        return unpack(r, 2, r.n)
+    end
+end
 
 -- Text chunks only: a crafted binary chunk can crash the VM. The environment defaults to
 -- the sandbox, never to the real globals.
@@ -336,20 +356,21 @@ local headers_mt = {
         if type(key) == "string" then return rawget(t, lower(key)) end
     end,
 }
+-- Each reader takes the call's id; see bridge.rs.
 local request_fields = {
-    payload = function(r)
-        local value, err = r:payload()
+    payload = function(id)
+        local value, err = raw.payload(id)
         if err ~= nil then error(make_error("client", 400, err), 3) end
         return value
     end,
-    body = function(r) return r:body() end,
-    headers = function(r) return setmetatable(r:headers(), headers_mt) end,
-    method = function(r) return r:method() end,
-    path = function(r) return r:path() end,
-    params = function(r) return r:params() end,
-    query = function(r) return r:query() end,
-    query_string = function(r) return r:query_string() end,
-    peer = function(r) return r:peer() end,
+    body = raw.body,
+    headers = function(id) return setmetatable(raw.headers(id), headers_mt) end,
+    method = raw.method,
+    path = raw.path,
+    params = raw.params,
+    query = raw.query,
+    query_string = raw.query_string,
+    peer = raw.peer,
 }
 local request_methods = {
     header = function(self, name) return self.headers[name] end,
@@ -373,29 +394,34 @@ local function check_self(self, method)
     end
     return rawget(self, RAW)
 end
+-- invoke and invoke_async yield to Inlet, which runs the service (without holding this Lua
+-- state) and resumes with `true, ...` or `false, kind, status, message`.
+local function ask(self, what, name, payload)
+    local id = check_self(self, what)
+    if type(name) ~= "string" then
+        error(format("ctx:%s(name, payload): the name must be a string", what), 3)
+    end
+    local ok, a, b, c = yield(INVOKE, what, id, name, payload)
+    if not ok then error(make_error(a, b, c), 3) end
+    return a, b
+end
 local context_methods = {
     -- Runs a service now; answers its payload and { status =, headers = }.
-    invoke = function(self, name, payload)
-        local ok, a, b, c = check_self(self, "invoke"):invoke(name, payload)
-        if not ok then error(make_error(a, b, c), 2) end
-        return a, b
-    end,
+    invoke = function(self, name, payload) return ask(self, "invoke", name, payload) end,
     -- Hands a payload to a service to run in the background; answers the job id.
     invoke_async = function(self, name, payload)
-        local ok, a, b, c = check_self(self, "invoke_async"):invoke_async(name, payload)
-        if not ok then error(make_error(a, b, c), 2) end
-        return a
+        return (ask(self, "invoke_async", name, payload))
     end,
 }
+local context_fields = { cid = raw.cid, config = raw.config }
 local context_mt = {
     __name = "inlet.context",
     __index = function(self, key)
-        if key == "config" then
-            local config = rawget(self, RAW):config()
-            rawset(self, "config", config)
-            return config
-        end
-        return context_methods[key]
+        local get = context_fields[key]
+        if get == nil then return context_methods[key] end
+        local value = get(rawget(self, RAW))
+        rawset(self, key, value)
+        return value
     end,
 }
 
@@ -420,14 +446,23 @@ local function finish(ok, result)
     return true, "json", 200, nil, result
 end
 
-local function dispatch(name, raw_request, raw_context)
+local function dispatch(name, id)
     local entry = services[name]
     if entry == nil then
         return false, "internal", 500, format("service %q is not defined in this Lua state", name)
     end
-    local request = setmetatable({ [RAW] = raw_request }, request_mt)
-    local context = setmetatable({ [RAW] = raw_context, cid = raw_context:cid() }, context_mt)
+    local request = setmetatable({ [RAW] = id }, request_mt)
+    local context = setmetatable({ [RAW] = id }, context_mt)
     return finish(rawxpcall(entry.handler, on_error, request, context))
 end
 
-return { load_file = load_file, dispatch = dispatch }
+-- The body of the coroutines Inlet runs calls in: it runs one call, yields its outcome,
+-- and waits for the next. Reusing a coroutine spares creating one, and growing its stack,
+-- for every call.
+local function worker(name, id)
+    while true do
+        name, id = yield(dispatch(name, id))
+    end
+end
+
+return { load_file = load_file, worker = worker }

@@ -7,13 +7,25 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value as LuaValue, VmState};
+use mlua::{
+    Function, HookTriggers, LightUserData, Lua, LuaOptions, StdLib, Table, Thread,
+    Value as LuaValue, VmState,
+};
 
+use mlua::thread::ThreadStatus;
+
+use super::bridge::Calls;
 use super::budget::{Budget, HOOK_EVERY};
-use super::convert::ARRAY_METATABLE;
 use crate::config::LuaConfig;
+
+/// The value `ctx:invoke` yields to Inlet: the address of this static, as a light userdata,
+/// which Lua code cannot forge.
+static INVOKE_MARKER: u8 = 0;
+
+/// Idle coroutines kept per state; more are created when calls nest deeper.
+const SPARE_THREADS: usize = 8;
 
 const PRELUDE: &str = include_str!("prelude.lua");
 
@@ -36,8 +48,12 @@ pub(crate) struct LuaState {
 struct Inner {
     lua: Lua,
     budget: Arc<Budget>,
+    calls: Arc<Calls>,
+    array_mt: Table,
     load_file: Function,
-    dispatch: Function,
+    /// The prelude's `worker`: the body of the coroutines that calls run in.
+    worker: Function,
+    threads: Mutex<Vec<Thread>>,
 }
 
 impl LuaState {
@@ -84,12 +100,18 @@ impl LuaState {
         )?;
         budget.arm();
 
+        // Calls allocate a few short-lived tables each; the generational collector handles
+        // that pattern with less work than the incremental one.
+        lua.gc_set_mode(mlua::state::GcMode::Generational(Default::default()));
+
         let array_mt = lua.create_table()?;
         array_mt.raw_set("__jsonarray", true)?;
         array_mt.raw_set("__name", "inlet.json.array")?;
-        lua.set_named_registry_value(ARRAY_METATABLE, array_mt)?;
 
-        let raw = super::api::primitives(&lua)?;
+        let raw = super::api::primitives(&lua, &array_mt)?;
+        let calls = Arc::new(Calls::default());
+        super::bridge::register(&lua, &raw, &calls, &array_mt)?;
+        raw.set("invoke_marker", invoke_marker())?;
         let over_budget = Arc::clone(&budget);
         raw.set(
             "over_budget",
@@ -118,8 +140,11 @@ impl LuaState {
         Ok(LuaState {
             inner: Arc::new(Inner {
                 load_file: entry.get("load_file")?,
-                dispatch: entry.get("dispatch")?,
+                worker: entry.get("worker")?,
+                threads: Mutex::new(Vec::new()),
                 budget,
+                calls,
+                array_mt,
                 lua,
             }),
         })
@@ -156,9 +181,49 @@ impl LuaState {
         &self.inner.budget
     }
 
-    pub fn dispatch(&self) -> &Function {
-        &self.inner.dispatch
+    pub fn lua(&self) -> &Lua {
+        &self.inner.lua
     }
+
+    pub fn calls(&self) -> &Arc<Calls> {
+        &self.inner.calls
+    }
+
+    pub fn array_mt(&self) -> &Table {
+        &self.inner.array_mt
+    }
+
+    /// A coroutine waiting to run a call: an idle one, or a new one.
+    pub fn take_thread(&self) -> mlua::Result<Thread> {
+        let idle = self.lock_threads().pop();
+        match idle {
+            Some(thread) => Ok(thread),
+            None => self.inner.lua.create_thread(self.inner.worker.clone()),
+        }
+    }
+
+    /// Keeps a coroutine that finished its call cleanly for the next one.
+    pub fn give_back_thread(&self, thread: Thread) {
+        if thread.status() == ThreadStatus::Resumable {
+            let mut threads = self.lock_threads();
+            if threads.len() < SPARE_THREADS {
+                threads.push(thread);
+            }
+        }
+    }
+
+    fn lock_threads(&self) -> std::sync::MutexGuard<'_, Vec<Thread>> {
+        self.inner.threads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// True when `value` is what `ctx:invoke` yields.
+pub(crate) fn is_invoke_marker(value: Option<&LuaValue>) -> bool {
+    matches!(value, Some(LuaValue::LightUserData(ud)) if ud.0 == invoke_marker().0)
+}
+
+fn invoke_marker() -> LightUserData {
+    LightUserData(std::ptr::addr_of!(INVOKE_MARKER) as *mut std::ffi::c_void)
 }
 
 impl std::fmt::Debug for LuaState {
