@@ -209,7 +209,8 @@ pub(crate) fn primitives(lua: &Lua, array_mt: &Table) -> mlua::Result<Table> {
         "log",
         lua.create_function(|_, (level, message): (mlua::LuaString, mlua::LuaString)| {
             // The call runs inside the request's (or job's) span, which carries the cid.
-            let message = message.to_string_lossy();
+            let bytes = message.as_bytes();
+            let message = String::from_utf8_lossy(&bytes);
             match &*level.as_bytes() {
                 b"debug" => tracing::debug!("{message}"),
                 b"warn" => tracing::warn!("{message}"),

@@ -46,7 +46,6 @@ pub(crate) struct LuaState {
 }
 
 struct Inner {
-    lua: Lua,
     budget: Arc<Budget>,
     calls: Arc<Calls>,
     array_mt: Table,
@@ -54,6 +53,8 @@ struct Inner {
     /// The prelude's `worker`: the body of the coroutines that calls run in.
     worker: Function,
     threads: Mutex<Vec<Thread>>,
+    /// Last, so that the handles above are released before the VM closes.
+    lua: Lua,
 }
 
 impl LuaState {
@@ -101,8 +102,11 @@ impl LuaState {
         budget.arm();
 
         // Calls allocate a few short-lived tables each; the generational collector handles
-        // that pattern with less work than the incremental one.
-        lua.gc_set_mode(mlua::state::GcMode::Generational(Default::default()));
+        // that pattern with less work than the incremental one, and letting the young
+        // generation double before a minor collection halves the collector's share again.
+        lua.gc_set_mode(mlua::state::GcMode::Generational(
+            mlua::state::GcGenParams::default().minor_multiplier(100),
+        ));
 
         let array_mt = lua.create_table()?;
         array_mt.raw_set("__jsonarray", true)?;

@@ -51,6 +51,14 @@ service("lua.add_one_then_double", function(req, ctx)
     local doubled, meta = ctx:invoke("rust.double", { n = req.payload.n + 1 })
     return { n = doubled.n, status = meta.status }
 end)
+-- ctx:invoke inside the script's own coroutine still reaches Inlet.
+service("lua.in_coroutine", function(req, ctx)
+    local co = coroutine.wrap(function(n) return (ctx:invoke("rust.double", { n = n })).n end)
+    local ok, doubled = coroutine.resume(coroutine.create(function()
+        return (ctx:invoke("rust.double", { n = 100 })).n
+    end))
+    return { wrapped = co(21), resumed = doubled, ok = ok }
+end)
 -- Lua → Rust → Lua, nested: the inner call runs in the state the outer one holds.
 service("lua.round_trip", function(req, ctx)
     local answer = ctx:invoke("rust.calls", { service = "lua.square", n = req.payload.n })
@@ -65,6 +73,7 @@ fn config() -> String {
         ("lua_to_rust", "lua.add_one_then_double"),
         ("rust_to_lua", "rust.calls"),
         ("round_trip", "lua.round_trip"),
+        ("in_coroutine", "lua.in_coroutine"),
     ] {
         config.push_str(&format!(
             "[[channel]]\nname = \"{name}\"\npath = \"/{name}\"\nservice = \"{service}\"\n"
@@ -82,6 +91,17 @@ async fn lua_calls_rust() {
     let server = TestServer::start(app(), &config(), &[("interop.lua", SCRIPTS)]).await;
     let answer = server.post("/lua_to_rust", r#"{"n": 4}"#, &[]).await;
     assert_eq!(answer.body, json!({"n": 10, "status": 200}));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoke_works_inside_a_scripts_own_coroutines() {
+    let server = TestServer::start(app(), &config(), &[("interop.lua", SCRIPTS)]).await;
+    let answer = server.post("/in_coroutine", "{}", &[]).await;
+    assert_eq!(
+        answer.body,
+        json!({"wrapped": 42, "resumed": 200, "ok": true})
+    );
     server.stop().await;
 }
 
