@@ -207,14 +207,14 @@ pub(crate) fn primitives(lua: &Lua, array_mt: &Table) -> mlua::Result<Table> {
 
     raw.set(
         "log",
-        lua.create_function(|_, (level, message): (mlua::LuaString, mlua::LuaString)| {
+        // Plain `String` arguments are read straight off the Lua stack; a `LuaString` would
+        // take a registry reference per argument, which costs more than the copy.
+        lua.create_function(|_, (level, message): (i64, String)| {
             // The call runs inside the request's (or job's) span, which carries the cid.
-            let bytes = message.as_bytes();
-            let message = String::from_utf8_lossy(&bytes);
-            match &*level.as_bytes() {
-                b"debug" => tracing::debug!("{message}"),
-                b"warn" => tracing::warn!("{message}"),
-                b"error" => tracing::error!("{message}"),
+            match level {
+                0 => tracing::debug!("{message}"),
+                2 => tracing::warn!("{message}"),
+                3 => tracing::error!("{message}"),
                 _ => tracing::info!("{message}"),
             }
             Ok(())

@@ -211,18 +211,16 @@ fn interpret(
         };
         return (Err(err), false);
     }
-    let response = build_response(
-        &text(1),
-        status,
-        values.get(3),
-        values.get(4),
-        values.get(5),
-    )
-    .map_err(|message| {
-        ServiceError::internal(anyhow::anyhow!(
-            "Lua service `{name}` returned a bad response: {message}"
-        ))
-    });
+    let mode = match values.get(1) {
+        Some(LuaValue::Integer(mode)) => *mode,
+        _ => -1,
+    };
+    let response = build_response(mode, status, values.get(3), values.get(4), values.get(5))
+        .map_err(|message| {
+            ServiceError::internal(anyhow::anyhow!(
+                "Lua service `{name}` returned a bad response: {message}"
+            ))
+        });
     (response, false)
 }
 
@@ -233,7 +231,7 @@ fn out_of_memory(name: &str, message: &str) -> ServiceError {
 }
 
 fn build_response(
-    mode: &str,
+    mode: i64,
     status: u16,
     headers: Option<&LuaValue>,
     payload: Option<&LuaValue>,
@@ -242,9 +240,9 @@ fn build_response(
     let status =
         StatusCode::from_u16(status).map_err(|_| format!("{status} is not an HTTP status"))?;
     let body = match mode {
-        "empty" => Body::Empty,
-        "json" => Body::Json(convert::from_lua(payload.unwrap_or(&LuaValue::Nil))?),
-        "raw" => {
+        0 => Body::Empty,
+        1 => Body::Json(convert::from_lua(payload.unwrap_or(&LuaValue::Nil))?),
+        2 => {
             let bytes = match payload {
                 Some(LuaValue::String(s)) => s.as_bytes().to_vec(),
                 _ => return Err("a raw response needs a string body".to_string()),
@@ -259,7 +257,7 @@ fn build_response(
                 bytes: bytes.into(),
             }
         }
-        other => return Err(format!("unknown response mode {other:?}")),
+        other => return Err(format!("unknown response mode {other}")),
     };
     let mut response = Response {
         status,

@@ -31,7 +31,8 @@
 //! callee's payload and `{status, headers}`; its error is raised, so an uncaught 422 from
 //! the callee fails this call with 422 too, and `pcall` catches it as a table with `status`,
 //! `message` and `kind`), `ctx:invoke_async(name, payload)` (returns the job id). Both work
-//! from inside a script's own coroutines too. The state is not held while they wait.
+//! from inside a script's own coroutines too. While they wait, the VM is free (the state
+//! stays reserved for this call chain).
 //!
 //! `inlet` (also the global `log`): `log.debug/info/warn/error(fmt, ...)` (the cid is
 //! attached), `json.encode/decode/null/array`, `hmac(alg, key, msg, "hex"|"base64"|"raw")`,

@@ -143,14 +143,14 @@ local function check_status(status, what)
 end
 inlet.response = function(status, payload, headers)
     check_status(status, "inlet.response")
-    local mode = payload == nil and "empty" or "json"
+    local mode = payload == nil and 0 or 1
     return setmetatable({ status = status, mode = mode, payload = payload, headers = headers }, response_mt)
 end
 inlet.raw_response = function(status, body, content_type, headers)
     check_status(status, "inlet.raw_response")
     if type(body) ~= "string" then error("inlet.raw_response: the body must be a string", 2) end
     return setmetatable({
-        status = status, mode = "raw", payload = body, headers = headers,
+        status = status, mode = 2, payload = body, headers = headers,
         content_type = content_type or "application/octet-stream",
     }, response_mt)
 end
@@ -204,19 +204,21 @@ inlet.time = {
 }
 
 -- inlet.log.info("New issue created: %s", key): a format string when there are arguments.
+-- Levels are numbers for raw.log: 0 debug, 1 info, 2 warn, 3 error.
+local raw_log = raw.log
 local function logger(level)
     return function(message, ...)
         if select("#", ...) > 0 then
             message = format(message, ...)
         end
-        raw.log(level, tostring(message))
+        raw_log(level, tostring(message))
     end
 end
-inlet.log = { debug = logger("debug"), info = logger("info"), warn = logger("warn"), error = logger("error") }
+inlet.log = { debug = logger(0), info = logger(1), warn = logger(2), error = logger(3) }
 G.print = function(...)
     local parts = table.pack(...)
     for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-    raw.log("info", table.concat(parts, "\t", 1, parts.n))
+    raw_log(1, table.concat(parts, "\t", 1, parts.n))
 end
 
 -- inlet.expect(value, {"issueKey", "email", "amount:number", "note:string?"}): checks fields
@@ -430,8 +432,8 @@ local function on_error(e)
     return traceback(tostring(e), 2)
 end
 
--- What Rust reads back: true, mode, status, headers, payload, content_type; or
--- false, kind, status, message.
+-- What Rust reads back: true, mode, status, headers, payload, content_type, where mode is
+-- 0 (empty), 1 (JSON) or 2 (raw); or false, kind, status, message.
 local function finish(ok, result)
     if not ok then
         if getmetatable(result) == error_mt then
@@ -439,11 +441,11 @@ local function finish(ok, result)
         end
         return false, "lua", 500, tostring(result)
     end
-    if result == nil then return true, "empty", 200 end
+    if result == nil then return true, 0, 200 end
     if getmetatable(result) == response_mt then
         return true, result.mode, result.status, result.headers, result.payload, result.content_type
     end
-    return true, "json", 200, nil, result
+    return true, 1, 200, nil, result
 end
 
 local function dispatch(name, id)
