@@ -77,7 +77,9 @@ async fn endless_loops_are_stopped_by_the_instruction_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_stays_responsive_while_a_loop_runs_until_its_time_limit() {
-    let limits = "max_instructions = 1_000_000_000_000\ntime_limit = \"1500ms\"";
+    // Long enough that, even with the other tests competing for the cores, the healthy
+    // requests below finish while the loop still runs.
+    let limits = "max_instructions = 1_000_000_000_000\ntime_limit = \"3s\"";
     let server = TestServer::start(App::new(), &config(limits), &[("s.lua", SCRIPTS)]).await;
     let looping = {
         let client = server.client.clone();
@@ -85,12 +87,12 @@ async fn the_server_stays_responsive_while_a_loop_runs_until_its_time_limit() {
         tokio::spawn(async move { client.post(url).body("{}").send().await.map(|r| r.status()) })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
-    for _ in 0..5 {
+    for _ in 0..3 {
         let started = Instant::now();
         let answer = server.post("/ok", "{}", &[]).await;
         assert_eq!(answer.status, 200);
         assert!(
-            started.elapsed() < Duration::from_millis(500),
+            started.elapsed() < Duration::from_millis(700),
             "{:?}",
             started.elapsed()
         );
