@@ -18,6 +18,7 @@ use std::sync::Arc;
 use anyhow::bail;
 
 use crate::config::Config;
+use crate::lua::Deployment;
 use crate::server::Server;
 use crate::service::{DynService, Echo, Noop, Ping, Service, Services};
 
@@ -59,16 +60,23 @@ impl App {
         names
     }
 
-    /// Checks `config` against the registered services and builds a server for it.
+    /// Loads the Lua services of `config.services_dir`, if any, checks `config` against all
+    /// services, and builds a server for it.
     pub fn build(&self, config: Config) -> anyhow::Result<Server> {
         let names = self.service_names();
         if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
             bail!("two services are registered under the name `{}`", pair[0]);
         }
         let services = Services::new(self.services.iter().cloned());
+        // Scripts load before the channel check, so that channels may name Lua services.
+        let scripts = match &config.services_dir {
+            Some(dir) => Some(Deployment::start(dir, &config.lua, services.clone())?),
+            None => None,
+        };
+        let names = services.names();
         let known: Vec<&str> = names.iter().map(String::as_str).collect();
         config.check_services(|name| services.contains(name), &known)?;
-        Ok(Server::new(config, services))
+        Ok(Server::new(config, services, scripts))
     }
 
     /// Runs the CLI with the process's arguments, and returns the exit code.

@@ -7,6 +7,7 @@
 //! - [`service`]: the service model: [`Service`], [`Request`], [`Response`], [`Context`].
 //! - [`routes`]: method + path → channel.
 //! - [`format`]: data formats (json, form, text, xml, raw).
+//! - [`lua`]: services written in Lua, deployed from `services_dir` and hot-reloaded.
 //! - `http`: the accept loop and the flow of one request.
 //! - [`server`]: a built server; [`app`]: the builder a binary uses; `cli`: the commands.
 //! - [`store`]: durable events, jobs and attempts (SQLite, group commit).
@@ -18,6 +19,7 @@ pub mod config;
 pub mod format;
 mod http;
 pub mod jobs;
+pub mod lua;
 pub mod routes;
 pub mod security;
 pub mod server;

@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::lua::Deployment;
 use crate::service::background::InProcess;
 use crate::service::{Services, Shared};
 
@@ -23,10 +24,16 @@ pub(crate) struct Gateway {
 pub struct Server {
     gateway: Arc<Gateway>,
     background: TaskTracker,
+    /// The Lua services, watched for changes while the server serves.
+    scripts: Option<Arc<Deployment>>,
 }
 
 impl Server {
-    pub(crate) fn new(config: Config, services: Services) -> Self {
+    pub(crate) fn new(
+        config: Config,
+        services: Services,
+        scripts: Option<Arc<Deployment>>,
+    ) -> Self {
         let background = TaskTracker::new();
         let shared = Arc::new(Shared {
             services,
@@ -36,11 +43,22 @@ impl Server {
         Server {
             gateway: Arc::new(Gateway { config, shared }),
             background,
+            scripts,
         }
     }
 
     pub fn config(&self) -> &Config {
         &self.gateway.config
+    }
+
+    /// The names of every service this server can call, compiled-in and Lua, sorted.
+    pub fn service_names(&self) -> Vec<String> {
+        self.gateway.shared.services.names()
+    }
+
+    /// The Lua deployment, when the config has a `services_dir`.
+    pub fn scripts(&self) -> Option<&Arc<Deployment>> {
+        self.scripts.as_ref()
     }
 
     /// Serves `listener` until `shutdown` completes. Then it stops accepting, lets in-flight
@@ -54,8 +72,12 @@ impl Server {
                 "serving"
             );
         }
+        let watcher = self.scripts.clone().map(crate::lua::watch::spawn);
         let stop_began =
             super::http::serve_connections(listener, Arc::clone(&self.gateway), shutdown).await;
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
         self.background.close();
         let left = grace.saturating_sub(stop_began.elapsed());
         if tokio::time::timeout(left, self.background.wait())

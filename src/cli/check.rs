@@ -20,16 +20,21 @@ pub(crate) fn run(app: &App, args: CheckArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    if let Err(err) = app.build(config.clone()) {
-        eprintln!("{err:#}");
-        return Ok(ExitCode::FAILURE);
-    }
+    // Building loads the Lua scripts too, so a broken script fails the check.
+    let server = match app.build(config.clone()) {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("{err:#}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let lua = server.scripts().map_or(0, |s| s.service_names().len());
     println!(
-        "{}: ok ({} channel(s), {} security definition(s), {} service(s) registered)",
+        "{}: ok ({} channel(s), {} security definition(s), {} service(s) registered, {lua} of them Lua)",
         path.display(),
         config.channels.len(),
         config.security.len(),
-        app.service_names().len()
+        server.service_names().len(),
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@
 
 pub mod error;
 pub mod expand;
+pub mod lua;
 mod raw;
 pub mod units;
 pub mod user;
@@ -25,6 +26,7 @@ use crate::security::SecurityDef;
 
 use self::error::line_of_span;
 pub use self::error::{ConfigError, Problem};
+pub use self::lua::{Grants, LuaConfig};
 pub use self::user::UserConfig;
 pub use crate::format::DataFormat;
 
@@ -73,6 +75,10 @@ pub struct Config {
     pub channels: Vec<ChannelConfig>,
     pub security: BTreeMap<String, Arc<SecurityDef>>,
     pub user: UserConfig,
+    /// The folder of Lua services (`services_dir`), resolved; `None` when Lua is not used.
+    pub services_dir: Option<PathBuf>,
+    /// `[lua]`: limits and grants for Lua services.
+    pub lua: LuaConfig,
     pub(crate) routes: Arc<RouteTable>,
 }
 
@@ -100,6 +106,8 @@ impl Config {
         let line = |span: std::ops::Range<usize>| Some(line_of_span(source, span));
 
         let server = server_config(raw.server, source, &mut problems);
+        let services_dir = lua::services_dir(raw.services_dir, base_dir, source, &mut problems);
+        let lua = lua::lua_config(raw.lua, source, &mut problems);
 
         let mut security = BTreeMap::new();
         for (name, spanned) in &raw.security {
@@ -220,6 +228,8 @@ impl Config {
                 channels: channels.into_iter().map(|(_, c)| c).collect(),
                 security,
                 user: UserConfig::new(raw.config),
+                services_dir,
+                lua,
                 routes: Arc::new(routes),
             }),
             _ => {

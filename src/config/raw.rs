@@ -7,6 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::expand::Text;
+use super::lua::RawLua;
 use super::units::{ByteSize, HumanDuration};
 use super::user::UserValue;
 use crate::security::SecurityConfig;
@@ -22,6 +23,10 @@ pub(crate) struct RawConfig {
     pub security: BTreeMap<String, Spanned<SecurityConfig>>,
     #[serde(default)]
     pub config: BTreeMap<String, UserValue>,
+    /// The folder of `*.lua` services, relative to the config file.
+    pub services_dir: Option<Spanned<Text>>,
+    #[serde(default)]
+    pub lua: RawLua,
 }
 
 #[derive(Deserialize, Default)]

@@ -173,3 +173,43 @@ fn the_example_config_in_the_repository_is_valid() {
     assert_eq!(config.channels.len(), 1);
     assert_eq!(config.security.len(), 5);
 }
+
+#[test]
+fn missing_services_dir_is_reported_with_line() {
+    let text = format!("services_dir = \"no/such/folder\"\n{MINIMAL}");
+    let lines = problems(&text);
+    assert!(
+        lines[0].starts_with("inlet.toml:1: `services_dir`"),
+        "{lines:?}"
+    );
+    assert!(lines[0].contains("does not exist"), "{lines:?}");
+}
+
+#[test]
+fn services_dir_resolves_against_the_config_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("services")).unwrap();
+    let file = dir.path().join("inlet.toml");
+    let config = Config::parse(&file, &format!("services_dir = \"services\"\n{MINIMAL}")).unwrap();
+    assert_eq!(config.services_dir, Some(dir.path().join("services")));
+}
+
+#[test]
+fn lua_limits_and_grants_are_checked() {
+    let text = format!("{MINIMAL}\n[lua]\nstates = 0\ngrant = [\"os\", \"net\"]\n");
+    let err = parse(&text).unwrap_err();
+    assert_eq!(err.problems.len(), 2, "{err}");
+    assert!(
+        err.to_string().contains("`lua.states`: must be at least 1"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("\"net\" cannot be granted"),
+        "{err}"
+    );
+
+    let text = format!("{MINIMAL}\n[lua]\ngrant = [\"native\"]\nmemory_limit = \"16MiB\"\n");
+    let config = parse(&text).unwrap();
+    assert!(config.lua.grants.native && config.lua.grants.package && !config.lua.grants.os);
+    assert_eq!(config.lua.memory_limit, 16 << 20);
+}

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::background::{Background, JobId};
 use super::{ErrorKind, Request, Response, ServiceError, Services, call_guarded};
 use crate::config::UserConfig;
+use crate::lua::HeldState;
 
 /// How deep `invoke` may nest before it fails, so that two services invoking each other
 /// cannot recurse until the stack runs out.
@@ -26,6 +27,9 @@ pub struct Context {
     shared: Arc<Shared>,
     cid: Arc<str>,
     depth: u32,
+    /// The Lua state this call chain holds, if a Lua service is on the stack; a nested Lua
+    /// call of the same generation runs in it rather than waiting for another.
+    lua: Option<HeldState>,
 }
 
 impl Context {
@@ -34,6 +38,7 @@ impl Context {
             shared,
             cid,
             depth: 0,
+            lua: None,
         }
     }
 
@@ -94,10 +99,23 @@ impl Context {
     }
 
     /// A fresh context for a background job that follows from this call: same cid, depth 0.
+    /// The job outlives this call, so it takes its own Lua state if it needs one.
     pub(crate) fn for_background(&self) -> Context {
         Context {
             depth: 0,
+            lua: None,
             ..self.clone()
+        }
+    }
+
+    pub(crate) fn held_lua(&self) -> Option<&HeldState> {
+        self.lua.as_ref()
+    }
+
+    pub(crate) fn with_held_lua(self, held: HeldState) -> Context {
+        Context {
+            lua: Some(held),
+            ..self
         }
     }
 }

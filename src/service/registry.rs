@@ -1,7 +1,9 @@
 //! The set of deployed services, by name.
 //!
-//! Readers take a snapshot without locking, so a later change to the set (a Lua script
-//! deployed or removed) never blocks or fails a request already in flight.
+//! Two layers: the compiled-in services the binary registered, which never change, and the
+//! deployed ones (Lua scripts), which [`Services::deploy`] replaces as a whole on every hot
+//! reload. Readers take a snapshot without locking, so a change to the set never blocks or
+//! fails a request already in flight: it keeps the service it looked up.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +16,8 @@ type ServiceMap = HashMap<String, Arc<dyn DynService>>;
 
 #[derive(Clone)]
 pub struct Services {
+    /// Compiled-in services: the base of every snapshot.
+    fixed: Arc<ServiceMap>,
     map: Arc<ArcSwap<ServiceMap>>,
 }
 
@@ -24,7 +28,8 @@ impl Services {
             .map(|service| (service.name().to_string(), service))
             .collect();
         Services {
-            map: Arc::new(ArcSwap::from_pointee(map)),
+            map: Arc::new(ArcSwap::from_pointee(map.clone())),
+            fixed: Arc::new(map),
         }
     }
 
@@ -42,6 +47,24 @@ impl Services {
         names.sort();
         names
     }
+
+    /// True when `name` is compiled in, so that no deployment can replace it.
+    pub fn is_fixed(&self, name: &str) -> bool {
+        self.fixed.contains_key(name)
+    }
+
+    /// Replaces every previously deployed service with `deployed`, in one atomic swap.
+    /// A deployed service named like a compiled-in one is ignored: compiled-in services stay.
+    pub fn deploy(&self, deployed: impl IntoIterator<Item = Arc<dyn DynService>>) {
+        let mut map = (*self.fixed).clone();
+        for service in deployed {
+            let name = service.name().to_string();
+            if !self.fixed.contains_key(&name) {
+                map.insert(name, service);
+            }
+        }
+        self.map.store(Arc::new(map));
+    }
 }
 
 impl std::fmt::Debug for Services {
@@ -49,5 +72,21 @@ impl std::fmt::Debug for Services {
         f.debug_struct("Services")
             .field("names", &self.names())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{Noop, Ping};
+
+    #[test]
+    fn deploy_replaces_the_deployed_layer_only() {
+        let services = Services::new([Arc::new(Ping) as Arc<dyn DynService>]);
+        services.deploy([Arc::new(Noop) as Arc<dyn DynService>]);
+        assert_eq!(services.names(), ["inlet.noop", "inlet.ping"]);
+        services.deploy([]);
+        assert_eq!(services.names(), ["inlet.ping"]);
+        assert!(services.is_fixed("inlet.ping"));
     }
 }

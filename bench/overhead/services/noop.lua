@@ -1,0 +1,2 @@
+-- The smallest Lua service: the fixed cost of a Lua call.
+service("lua.noop", function() end)

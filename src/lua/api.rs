@@ -1,0 +1,248 @@
+//! The Rust primitives behind the `inlet` Lua module: JSON, HMAC, constant-time comparison,
+//! base64, hex, time and logging.
+//!
+//! They are handed to `prelude.lua` in one table, and the prelude builds the public API on
+//! top of them. A primitive never raises for bad input: it returns `nil, message`, and the
+//! prelude raises with `error(message, 2)`, so that the error points at the script's line and
+//! not into Rust.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use mlua::{Lua, Table, Value as LuaValue};
+
+use super::convert;
+use crate::security::hmac::{self, Algorithm, Encoding};
+use crate::security::secrets_equal;
+
+/// Builds the table of primitives that `prelude.lua` receives.
+pub(crate) fn primitives(lua: &Lua, array_mt: &Table) -> mlua::Result<Table> {
+    let raw = lua.create_table()?;
+    raw.set("null", LuaValue::NULL)?;
+    raw.set("array_mt", array_mt)?;
+
+    raw.set(
+        "json_encode",
+        lua.create_function(|lua, (value, pretty): (LuaValue, Option<bool>)| {
+            let json = match convert::from_lua(&value) {
+                Ok(json) => json,
+                Err(message) => return failure(lua, message),
+            };
+            let text = if pretty.unwrap_or(false) {
+                serde_json::to_string_pretty(&json)
+            } else {
+                serde_json::to_string(&json)
+            };
+            match text {
+                Ok(text) => Ok((LuaValue::String(lua.create_string(text)?), LuaValue::Nil)),
+                Err(err) => failure(lua, err.to_string()),
+            }
+        })?,
+    )?;
+    let mt = array_mt.clone();
+    raw.set(
+        "json_decode",
+        lua.create_function(move |lua, text: mlua::LuaString| {
+            match serde_json::from_slice::<serde_json::Value>(&text.as_bytes()) {
+                Ok(json) => Ok((convert::to_lua(lua, &mt, &json)?, LuaValue::Nil)),
+                Err(err) => failure(lua, format!("invalid JSON: {err}")),
+            }
+        })?,
+    )?;
+
+    raw.set(
+        "hmac",
+        lua.create_function(
+            |lua, (algorithm, key, message): (mlua::LuaString, mlua::LuaString, mlua::LuaString)| {
+                let Some(algorithm) = algorithm_named(&algorithm.to_string_lossy()) else {
+                    return failure(lua, unknown_algorithm(&algorithm.to_string_lossy()));
+                };
+                let mac = hmac::compute(algorithm, &key.as_bytes(), &[&message.as_bytes()]);
+                Ok((LuaValue::String(lua.create_string(mac)?), LuaValue::Nil))
+            },
+        )?,
+    )?;
+    raw.set(
+        "hmac_verify",
+        lua.create_function(
+            |lua,
+             (algorithm, encoding, key, message, signature): (
+                mlua::LuaString,
+                mlua::LuaString,
+                mlua::LuaString,
+                mlua::LuaString,
+                Option<mlua::LuaString>,
+            )| {
+                let Some(algorithm) = algorithm_named(&algorithm.to_string_lossy()) else {
+                    return failure(lua, unknown_algorithm(&algorithm.to_string_lossy()));
+                };
+                let encoding = match &*encoding.to_string_lossy() {
+                    "hex" => Encoding::Hex,
+                    "base64" => Encoding::Base64,
+                    other => {
+                        return failure(
+                            lua,
+                            format!("unknown encoding {other:?}; use \"hex\" or \"base64\""),
+                        );
+                    }
+                };
+                // A missing or non-text signature simply does not match.
+                let signature = signature
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                let matches = hmac::signature_matches(
+                    algorithm,
+                    encoding,
+                    &key.as_bytes(),
+                    &message.as_bytes(),
+                    &signature,
+                );
+                Ok((LuaValue::Boolean(matches), LuaValue::Nil))
+            },
+        )?,
+    )?;
+    raw.set(
+        "secrets_equal",
+        lua.create_function(|_, (given, expected): (LuaValue, LuaValue)| {
+            // Anything that is not a string (a missing header, say) equals nothing.
+            Ok(match (given, expected) {
+                (LuaValue::String(a), LuaValue::String(b)) => {
+                    secrets_equal(&a.as_bytes(), &b.as_bytes())
+                }
+                _ => false,
+            })
+        })?,
+    )?;
+
+    raw.set(
+        "base64_encode",
+        lua.create_function(|lua, (bytes, url): (mlua::LuaString, Option<bool>)| {
+            let text = if url.unwrap_or(false) {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_bytes())
+            } else {
+                base64::engine::general_purpose::STANDARD.encode(bytes.as_bytes())
+            };
+            lua.create_string(text)
+        })?,
+    )?;
+    raw.set(
+        "base64_decode",
+        lua.create_function(|lua, (text, url): (mlua::LuaString, Option<bool>)| {
+            let text = text.as_bytes();
+            let text = text.trim_ascii();
+            let decoded = if url.unwrap_or(false) {
+                // Padding is optional in the URL-safe alphabet; accept it either way.
+                let mut unpadded = text;
+                while let Some(rest) = unpadded.strip_suffix(b"=") {
+                    unpadded = rest;
+                }
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(unpadded)
+            } else {
+                base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
+            };
+            match decoded {
+                Ok(bytes) => Ok((LuaValue::String(lua.create_string(bytes)?), LuaValue::Nil)),
+                Err(err) => failure(lua, format!("invalid base64: {err}")),
+            }
+        })?,
+    )?;
+    raw.set(
+        "hex_encode",
+        lua.create_function(|lua, bytes: mlua::LuaString| {
+            lua.create_string(hex::encode(bytes.as_bytes()))
+        })?,
+    )?;
+    raw.set(
+        "hex_decode",
+        lua.create_function(|lua, text: mlua::LuaString| {
+            match hex::decode(text.as_bytes().trim_ascii()) {
+                Ok(bytes) => Ok((LuaValue::String(lua.create_string(bytes)?), LuaValue::Nil)),
+                Err(err) => failure(lua, format!("invalid hex: {err}")),
+            }
+        })?,
+    )?;
+
+    raw.set(
+        "time_now",
+        lua.create_function(|_, ()| Ok(since_epoch().as_secs_f64()))?,
+    )?;
+    raw.set(
+        "time_now_ms",
+        lua.create_function(|_, ()| Ok(since_epoch().as_millis() as i64))?,
+    )?;
+    raw.set(
+        "time_rfc3339",
+        lua.create_function(|lua, seconds: Option<f64>| {
+            let at = match seconds {
+                None => SystemTime::now(),
+                Some(s) if (0.0..253_402_300_800.0).contains(&s) => {
+                    UNIX_EPOCH + Duration::from_secs_f64(s)
+                }
+                Some(s) => {
+                    return failure(lua, format!("{s} is not a time between 1970 and 9999"));
+                }
+            };
+            let text = humantime::format_rfc3339_millis(at).to_string();
+            Ok((LuaValue::String(lua.create_string(text)?), LuaValue::Nil))
+        })?,
+    )?;
+    raw.set(
+        "time_parse_rfc3339",
+        lua.create_function(|lua, text: mlua::LuaString| {
+            let text = text.to_string_lossy();
+            match humantime::parse_rfc3339_weak(text.trim()) {
+                Ok(at) => {
+                    let seconds = at
+                        .duration_since(UNIX_EPOCH)
+                        .map(|d| d.as_secs_f64())
+                        .unwrap_or(0.0);
+                    Ok((LuaValue::Number(seconds), LuaValue::Nil))
+                }
+                Err(err) => failure(lua, format!("{text:?} is not an RFC 3339 UTC time: {err}")),
+            }
+        })?,
+    )?;
+
+    raw.set(
+        "log",
+        // Plain `String` arguments are read straight off the Lua stack; a `LuaString` would
+        // take a registry reference per argument, which costs more than the copy.
+        lua.create_function(|_, (level, message): (i64, String)| {
+            // The call runs inside the request's (or job's) span, which carries the cid.
+            match level {
+                0 => tracing::debug!("{message}"),
+                2 => tracing::warn!("{message}"),
+                3 => tracing::error!("{message}"),
+                _ => tracing::info!("{message}"),
+            }
+            Ok(())
+        })?,
+    )?;
+    Ok(raw)
+}
+
+/// `nil, message`: how a primitive reports bad input to the prelude.
+fn failure(lua: &Lua, message: String) -> mlua::Result<(LuaValue, LuaValue)> {
+    Ok((LuaValue::Nil, LuaValue::String(lua.create_string(message)?)))
+}
+
+fn algorithm_named(name: &str) -> Option<Algorithm> {
+    match name.to_ascii_lowercase().as_str() {
+        "sha1" => Some(Algorithm::Sha1),
+        "sha256" => Some(Algorithm::Sha256),
+        "sha512" => Some(Algorithm::Sha512),
+        _ => None,
+    }
+}
+
+fn unknown_algorithm(name: &str) -> String {
+    format!("unknown HMAC algorithm {name:?}; use \"sha1\", \"sha256\" or \"sha512\"")
+}
+
+fn since_epoch() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
