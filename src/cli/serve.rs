@@ -36,7 +36,7 @@ pub(crate) async fn run(app: App, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let listener = TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
-    server.serve(listener, stop_signal()).await;
+    server.serve(listener, stop_signal()).await?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

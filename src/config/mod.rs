@@ -6,6 +6,8 @@
 //! error names the file, the line and the key. Checks that need to know which services exist
 //! run later, in [`Config::check_services`], because services are registered by the binary.
 
+pub mod delivery;
+pub mod durable;
 pub mod error;
 pub mod expand;
 pub mod lua;
@@ -24,6 +26,8 @@ use http::Method;
 use crate::routes::{RouteSpec, RouteTable};
 use crate::security::SecurityDef;
 
+pub use self::delivery::{DedupRule, DedupSource, Mode};
+pub use self::durable::{RetentionSettings, RetryConfig, StoreConfig, WorkersConfig};
 use self::error::line_of_span;
 pub use self::error::{ConfigError, Problem};
 pub use self::lua::{Grants, LuaConfig};
@@ -63,6 +67,10 @@ pub struct ChannelConfig {
     pub service: String,
     pub security: Vec<Arc<SecurityDef>>,
     pub max_body: u64,
+    /// Sync (answer with the service's response) or async (store, 202, run later).
+    pub mode: Mode,
+    /// Which deliveries count as one event; async channels only.
+    pub dedup: Option<DedupRule>,
     /// Line of `service = …`, to report a service that does not exist.
     service_line: usize,
 }
@@ -79,6 +87,16 @@ pub struct Config {
     pub services_dir: Option<PathBuf>,
     /// `[lua]`: limits and grants for Lua services.
     pub lua: LuaConfig,
+    /// `[store]`: where events and jobs are kept.
+    pub store: StoreConfig,
+    /// `[workers]`: the pool that runs background jobs.
+    pub workers: WorkersConfig,
+    /// `[retry]`, `[service."NAME"]` and channels' `retry`: timeouts and retries of jobs.
+    pub retry: RetryConfig,
+    /// `[retention]`: how long finished events are kept.
+    pub retention: RetentionSettings,
+    /// Line of each `[service."NAME"]` table, to report one naming an unknown service.
+    service_policy_lines: BTreeMap<String, usize>,
     pub(crate) routes: Arc<RouteTable>,
 }
 
@@ -108,6 +126,32 @@ impl Config {
         let server = server_config(raw.server, source, &mut problems);
         let services_dir = lua::services_dir(raw.services_dir, base_dir, source, &mut problems);
         let lua = lua::lua_config(raw.lua, source, &mut problems);
+        let store = durable::store_config(raw.store, base_dir, source, &mut problems);
+        let workers = durable::workers_config(raw.workers, source, &mut problems);
+        let retention = durable::retention(raw.retention);
+        let mut retry = RetryConfig::default();
+        match durable::layer(&raw.retry, &retry.default) {
+            Ok(policy) => retry.default = policy,
+            Err(message) => problems.push(Problem {
+                line: None,
+                key: "retry".to_string(),
+                message,
+            }),
+        }
+        let mut service_policy_lines = BTreeMap::new();
+        for (name, spanned) in &raw.service {
+            service_policy_lines.insert(name.clone(), line_of_span(source, spanned.span()));
+            match durable::layer(spanned.get_ref(), &retry.default) {
+                Ok(policy) => {
+                    retry.services.insert(name.clone(), policy);
+                }
+                Err(message) => problems.push(Problem {
+                    line: line(spanned.span()),
+                    key: format!("service.\"{name}\""),
+                    message,
+                }),
+            }
+        }
 
         let mut security = BTreeMap::new();
         for (name, spanned) in &raw.security {
@@ -184,6 +228,48 @@ impl Config {
                     message: "a channel needs the name of a service".to_string(),
                 });
             }
+            let dedup = match (&channel.dedup, channel.mode) {
+                (Some(spanned), Mode::Sync) => {
+                    problems.push(Problem {
+                        line: line(spanned.span()),
+                        key: key("dedup"),
+                        message: "dedup needs `mode = \"async\"`: a sync channel cannot record a delivery before its service has finished, so a failed first try would turn the provider's retry into a lost event".to_string(),
+                    });
+                    None
+                }
+                (Some(spanned), Mode::Async) => match spanned.get_ref() {
+                    delivery::RawDedup::Off => None,
+                    delivery::RawDedup::Rule(rule) => Some(rule.clone()),
+                },
+                // An async channel behind a provider preset deduplicates on the provider's
+                // delivery id unless told otherwise.
+                (None, Mode::Async) if !defs.is_empty() => Some(DedupRule {
+                    source: DedupSource::Provider,
+                    window: crate::store::DEFAULT_DEDUP_WINDOW,
+                }),
+                (None, _) => None,
+            };
+            if let Some(spanned) = &channel.retry {
+                if channel.mode == Mode::Sync {
+                    problems.push(Problem {
+                        line: line(spanned.span()),
+                        key: key("retry"),
+                        message: "retry needs `mode = \"async\"`: a sync channel's service runs once, while the client waits".to_string(),
+                    });
+                } else {
+                    let below = retry.services.get(&service).unwrap_or(&retry.default);
+                    match durable::layer(spanned.get_ref(), below) {
+                        Ok(policy) => {
+                            retry.channels.insert(name.clone(), policy);
+                        }
+                        Err(message) => problems.push(Problem {
+                            line: line(spanned.span()),
+                            key: key("retry"),
+                            message,
+                        }),
+                    }
+                }
+            }
             channels.push((
                 line(channel.path.span()),
                 ChannelConfig {
@@ -194,6 +280,8 @@ impl Config {
                     service,
                     security: defs,
                     max_body: channel.max_body.map(|s| s.0).unwrap_or(server.max_body),
+                    mode: channel.mode,
+                    dedup,
                     service_line: line_of_span(source, channel.service.span()),
                 },
             ));
@@ -230,6 +318,11 @@ impl Config {
                 user: UserConfig::new(raw.config),
                 services_dir,
                 lua,
+                store,
+                workers,
+                retry,
+                retention,
+                service_policy_lines,
                 routes: Arc::new(routes),
             }),
             _ => {
@@ -242,13 +335,19 @@ impl Config {
         }
     }
 
+    /// Keeps events and jobs in the SQLite file at `path` (tests and tools point a config at
+    /// a temporary store this way).
+    pub fn set_store_path(&mut self, path: &Path) {
+        self.store.url = format!("sqlite://{}", path.display());
+    }
+
     /// Checks that every channel's service is one that `is_known` recognises.
     pub fn check_services(
         &self,
         is_known: impl Fn(&str) -> bool,
         known: &[&str],
     ) -> Result<(), ConfigError> {
-        let problems: Vec<Problem> = self
+        let mut problems: Vec<Problem> = self
             .channels
             .iter()
             .enumerate()
@@ -264,6 +363,18 @@ impl Config {
                 ),
             })
             .collect();
+        for (name, line) in &self.service_policy_lines {
+            if !is_known(name) {
+                problems.push(Problem {
+                    line: Some(*line),
+                    key: format!("service.\"{name}\""),
+                    message: format!(
+                        "retry settings for service `{name}`, which is not registered{}",
+                        known_list(known.iter())
+                    ),
+                });
+            }
+        }
         if problems.is_empty() {
             Ok(())
         } else {

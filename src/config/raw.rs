@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::delivery::{Mode, RawDedup};
+use super::durable::{RawRetention, RawRetry, RawStore, RawWorkers};
 use super::expand::Text;
 use super::lua::RawLua;
 use super::units::{ByteSize, HumanDuration};
@@ -27,6 +29,18 @@ pub(crate) struct RawConfig {
     pub services_dir: Option<Spanned<Text>>,
     #[serde(default)]
     pub lua: RawLua,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub workers: RawWorkers,
+    /// The default retry policy of background jobs.
+    #[serde(default)]
+    pub retry: RawRetry,
+    #[serde(default)]
+    pub retention: RawRetention,
+    /// Per-service overrides of `[retry]`, as in `[service."servicenow.incident.process"]`.
+    #[serde(default)]
+    pub service: BTreeMap<String, Spanned<RawRetry>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -53,4 +67,8 @@ pub(crate) struct RawChannel {
     #[serde(default)]
     pub security: Vec<Spanned<String>>,
     pub max_body: Option<ByteSize>,
+    #[serde(default)]
+    pub mode: Mode,
+    pub dedup: Option<Spanned<RawDedup>>,
+    pub retry: Option<Spanned<RawRetry>>,
 }

@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use super::body::{BodyError, read_limited};
 use super::reply::{self, HttpResponse};
-use crate::config::ChannelConfig;
+use crate::config::{ChannelConfig, Mode};
 use crate::format::check_body;
 use crate::routes::RouteMatch;
 use crate::security::{self, Unverified};
@@ -166,6 +166,9 @@ async fn respond(
         tracing::info!(reason = %message, "rejected malformed body");
         return reply::error(StatusCode::BAD_REQUEST, &message, cid);
     }
+    if channel.mode == Mode::Async {
+        return super::accept::accept(gateway, channel, head, body, peer, settlement, cid).await;
+    }
     let mut response = run_service(
         gateway,
         channel,
@@ -217,7 +220,7 @@ fn service_error(service: &str, err: ServiceError, cid: &str) -> HttpResponse {
         ErrorKind::Client(_) => tracing::info!(service, error = %err, "service rejected the input"),
         kind => tracing::error!(service, ?kind, error = %err, "service failed"),
     }
-    if err.kind() == ErrorKind::NotDeployed {
+    if matches!(err.kind(), ErrorKind::NotDeployed | ErrorKind::Unavailable) {
         return reply::unavailable(&err.public_message(), cid, 5);
     }
     reply::error(err.status(), &err.public_message(), cid)

@@ -1,5 +1,6 @@
 //! The HTTP edge: the accept loop, and the flow of each request.
 
+mod accept;
 mod body;
 pub(crate) mod dispatch;
 mod listener;

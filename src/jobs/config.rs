@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::clock::Clock;
 use super::retry::RetryPolicy;
+use crate::store::{ClaimedJob, JobInput};
 
 /// Timeout and retry policy for one service (or the default for all).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +52,9 @@ pub struct WorkerConfig {
     pub default_policy: ServicePolicy,
     /// Per-service policies, by service name.
     pub services: HashMap<String, ServicePolicy>,
+    /// Per-channel policies, by channel name; they win over the service's for jobs that
+    /// process an event of that channel.
+    pub channels: HashMap<String, ServicePolicy>,
     pub clock: Clock,
 }
 
@@ -65,6 +69,7 @@ impl Default for WorkerConfig {
             grace: Duration::from_secs(10),
             default_policy: ServicePolicy::default(),
             services: HashMap::new(),
+            channels: HashMap::new(),
             clock: Clock::System,
         }
     }
@@ -76,9 +81,31 @@ impl WorkerConfig {
         self.services.get(service).unwrap_or(&self.default_policy)
     }
 
+    /// The policy of a job: its channel's when it processes an event of a channel with
+    /// one, else its service's.
+    pub fn policy_for(&self, job: &ClaimedJob) -> &ServicePolicy {
+        match &job.input {
+            JobInput::Event(event) => self
+                .channels
+                .get(&event.channel)
+                .unwrap_or_else(|| self.policy(&job.service)),
+            JobInput::Payload(_) => self.policy(&job.service),
+        }
+    }
+
     /// What `max_attempts` a new job for `service` should be stored with.
     pub fn max_attempts(&self, service: &str) -> u32 {
         self.policy(service).retry.max_attempts
+    }
+
+    /// What `max_attempts` a new job for an event of `channel`, run by `service`, should be
+    /// stored with.
+    pub fn max_attempts_for_channel(&self, channel: &str, service: &str) -> u32 {
+        self.channels
+            .get(channel)
+            .unwrap_or_else(|| self.policy(service))
+            .retry
+            .max_attempts
     }
 
     /// How long a claim's lease lasts.
@@ -86,6 +113,7 @@ impl WorkerConfig {
         let longest = self
             .services
             .values()
+            .chain(self.channels.values())
             .map(|policy| policy.timeout)
             .fold(self.default_policy.timeout, Duration::max);
         longest.saturating_add(self.lease_margin)

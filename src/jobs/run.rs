@@ -65,13 +65,15 @@ pub(super) async fn attempt(pool: Arc<Pool>, job: ClaimedJob, slot: OwnedSemapho
 }
 
 async fn run(pool: Arc<Pool>, job: ClaimedJob, slot: OwnedSemaphorePermit) {
-    let policy = *pool.config.policy(&job.service);
+    let policy = *pool.config.policy_for(&job);
     let (id, number, max_attempts) = (job.id.clone(), job.attempt, job.max_attempts);
     let started_at = pool.config.clock.now();
 
     // The service runs in a task of its own: a panic then surfaces as a JoinError instead
     // of unwinding through the pool, and a timeout or a hard stop can abort it.
-    let mut task = tokio::spawn(pool.runner.run(job));
+    // The job's span (with its cid) must follow the service into its task, so that every
+    // line the service logs carries the cid.
+    let mut task = tokio::spawn(pool.runner.run(job).in_current_span());
     let finished = tokio::select! {
         biased;
         _ = pool.hard_stop.cancelled() => {

@@ -41,6 +41,7 @@ fn config(clock: Clock) -> WorkerConfig {
             },
         },
         services: HashMap::new(),
+        channels: HashMap::new(),
         clock,
     }
 }

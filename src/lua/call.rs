@@ -201,6 +201,7 @@ fn interpret(
             "permanent" => ServiceError::permanent(anyhow::anyhow!(message)),
             "not_deployed" => ServiceError::with_kind(ErrorKind::NotDeployed, message),
             "timeout" => ServiceError::with_kind(ErrorKind::Timeout, message),
+            "unavailable" => ServiceError::with_kind(ErrorKind::Unavailable, message),
             "lua" if message == "not enough memory" => {
                 return (Err(out_of_memory(name, &message)), true);
             }
@@ -317,6 +318,7 @@ fn failed(lua: &Lua, err: &ServiceError) -> mlua::Result<MultiValue> {
         ErrorKind::Permanent => "permanent",
         ErrorKind::NotDeployed => "not_deployed",
         ErrorKind::Timeout => "timeout",
+        ErrorKind::Unavailable => "unavailable",
         ErrorKind::Internal | ErrorKind::Panic => "internal",
     };
     // A client error's message is what the client sees; any other keeps its whole cause

@@ -94,20 +94,6 @@ impl Context {
         self.shared.background.submit(self, name, payload).await
     }
 
-    pub(crate) fn services(&self) -> &Services {
-        &self.shared.services
-    }
-
-    /// A fresh context for a background job that follows from this call: same cid, depth 0.
-    /// The job outlives this call, so it takes its own Lua state if it needs one.
-    pub(crate) fn for_background(&self) -> Context {
-        Context {
-            depth: 0,
-            lua: None,
-            ..self.clone()
-        }
-    }
-
     pub(crate) fn held_lua(&self) -> Option<&HeldState> {
         self.lua.as_ref()
     }

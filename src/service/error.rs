@@ -22,6 +22,9 @@ pub enum ErrorKind {
     Timeout,
     /// The service named by a channel or an `invoke` is not deployed: 503.
     NotDeployed,
+    /// Something the service needs is down for now (the store could not commit): 503 with
+    /// `Retry-After`, so that the sender tries again later.
+    Unavailable,
 }
 
 /// A failed service call.
@@ -92,7 +95,7 @@ impl ServiceError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
-            ErrorKind::NotDeployed => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::NotDeployed | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -104,6 +107,7 @@ impl ServiceError {
                 "internal error; the server log has the details under this cid".to_string()
             }
             ErrorKind::Timeout => "the service did not finish in time".to_string(),
+            ErrorKind::Unavailable => "temporarily unavailable; try again later".to_string(),
         }
     }
 

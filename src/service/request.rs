@@ -50,6 +50,51 @@ impl Request {
         }
     }
 
+    /// A stored event, as a background job sees it: the request exactly as it was received.
+    pub(crate) fn from_event(
+        event: &crate::store::Event,
+        params: Vec<(String, String)>,
+        format: DataFormat,
+    ) -> Self {
+        let mut headers = HeaderMap::with_capacity(event.headers.len());
+        for (name, value) in &event.headers {
+            // Stored headers came from a valid request, so these conversions only skip
+            // what a newer http crate might refuse.
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name),
+                http::HeaderValue::from_bytes(value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        Request {
+            method: Method::from_bytes(event.method.as_bytes()).unwrap_or(Method::POST),
+            path: event.path.clone(),
+            query: event.query.clone(),
+            params,
+            headers,
+            body: event.body.clone(),
+            peer: event.peer.parse().ok(),
+            format,
+            payload: OnceLock::new(),
+        }
+    }
+
+    /// A background job's inline payload (from `invoke_async`): JSON bytes.
+    pub(crate) fn from_json_bytes(body: Bytes) -> Self {
+        Request {
+            method: Method::POST,
+            path: String::new(),
+            query: String::new(),
+            params: Vec::new(),
+            headers: HeaderMap::new(),
+            body,
+            peer: None,
+            format: DataFormat::Json,
+            payload: OnceLock::new(),
+        }
+    }
+
     /// A request made by `invoke`/`invoke_async`, or by a test: the payload is given, and the
     /// raw body is its JSON text.
     pub fn from_payload(payload: Value) -> Self {

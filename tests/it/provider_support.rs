@@ -28,6 +28,7 @@ pub struct TestServer {
     pub calls: Arc<AtomicUsize>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    _store_dir: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -36,18 +37,26 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let text = config_for(port);
-        let config = Config::parse(Path::new("inlet.toml"), &text)
+        let mut config = Config::parse(Path::new("inlet.toml"), &text)
             .unwrap_or_else(|err| panic!("{err}\n---\n{text}"));
+        let store_dir = tempfile::tempdir().unwrap();
+        config.set_store_path(&store_dir.path().join("inlet.db"));
         let calls = Arc::new(AtomicUsize::new(0));
         let server = App::new()
             .service(Counter(Arc::clone(&calls)))
             .build(config)
             .unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(async move {
+            server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the server runs");
+        });
         TestServer {
+            _store_dir: store_dir,
             base: format!("http://127.0.0.1:{port}"),
             calls,
             stop: Some(stop),

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 /// A server serving `config` on 127.0.0.1 with an OS-chosen port.
 pub struct TestServer {
+    _store_dir: tempfile::TempDir,
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
@@ -24,7 +25,18 @@ impl TestServer {
         TestServer::start_with(app, config).await
     }
 
-    pub async fn start_with(app: App, config: Config) -> TestServer {
+    pub async fn start_with(app: App, mut config: Config) -> TestServer {
+        let store_dir = tempfile::tempdir().unwrap();
+        config.set_store_path(&store_dir.path().join("inlet.db"));
+        TestServer::start_with_store(app, config, store_dir).await
+    }
+
+    /// Serves `config` as it is (its store included); `store_dir` is kept until the end.
+    pub async fn start_with_store(
+        app: App,
+        config: Config,
+        store_dir: tempfile::TempDir,
+    ) -> TestServer {
         let server = app.build(config).expect("test config matches the app");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -34,9 +46,11 @@ impl TestServer {
                 .serve(listener, async {
                     let _ = stopped.await;
                 })
-                .await;
+                .await
+                .expect("the server runs");
         });
         TestServer {
+            _store_dir: store_dir,
             addr,
             stop: Some(stop),
             task: Some(task),

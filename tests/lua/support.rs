@@ -69,6 +69,7 @@ pub struct TestServer {
     /// The folder of the server's scripts, when the test made one.
     pub services: PathBuf,
     _dir: Option<tempfile::TempDir>,
+    _store_dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -107,14 +108,21 @@ impl TestServer {
         TestServer::serve(app, config).await
     }
 
-    async fn serve(app: App, config: Config) -> TestServer {
+    async fn serve(app: App, mut config: Config) -> TestServer {
+        let store_dir = tempfile::tempdir().unwrap();
+        config.set_store_path(&store_dir.path().join("inlet.db"));
         let server = app.build(config).unwrap_or_else(|err| panic!("{err:#}"));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.serve(listener, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(async move {
+            server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the server runs");
+        });
         TestServer {
             base: format!("http://{address}"),
             client: reqwest::Client::builder()
@@ -123,6 +131,7 @@ impl TestServer {
                 .unwrap(),
             services: PathBuf::new(),
             _dir: None,
+            _store_dir: store_dir,
             stop: Some(stop),
             task: Some(task),
         }
