@@ -4,8 +4,11 @@
 //! stderr, and 2 for a usage error (from clap).
 
 mod check;
+mod events;
 mod send;
 mod serve;
+mod stats;
+mod store_access;
 mod verify;
 
 use std::ffi::OsString;
@@ -47,6 +50,13 @@ enum Command {
     Send(send::SendArgs),
     /// Check a captured request's signature offline and say why it passes or fails.
     Verify(verify::VerifyArgs),
+    /// Look at stored events and their jobs; replay them.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
+    /// Count events and jobs by state.
+    Stats(stats::StatsArgs),
+    /// Bring the store's schema up to date (serve does this too).
+    Migrate(stats::MigrateArgs),
 }
 
 /// Runs the CLI for `app` with `args` (the first being the program name).
@@ -91,6 +101,9 @@ pub(crate) fn run(app: App, args: impl IntoIterator<Item = OsString>) -> ExitCod
             Command::Check(args) => check::run(&app, args),
             Command::Send(args) => send::run(args).await,
             Command::Verify(args) => verify::run(args),
+            Command::Events(command) => events::run(command).await,
+            Command::Stats(args) => stats::run(args).await,
+            Command::Migrate(args) => stats::migrate(args).await,
         }
     });
     match result {
