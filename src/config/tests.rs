@@ -213,3 +213,111 @@ fn lua_limits_and_grants_are_checked() {
     assert!(config.lua.grants.native && config.lua.grants.package && !config.lua.grants.os);
     assert_eq!(config.lua.memory_limit, 16 << 20);
 }
+
+#[test]
+fn dedup_and_retry_need_an_async_channel() {
+    let text = format!(
+        "{MINIMAL}dedup = {{ header = \"X-GitHub-Delivery\" }}\nretry = {{ max_attempts = 2 }}\n"
+    );
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("inlet.toml:6: `channel[0].dedup`: dedup needs `mode = \"async\"`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("inlet.toml:7: `channel[0].retry`: retry needs `mode = \"async\"`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn async_channel_settings_are_checked() {
+    let config = parse(&format!(
+        "{MINIMAL}mode = \"async\"\ndedup = {{ json = \"/id\", window = \"1h\" }}\nretry = {{ max_attempts = 2, base = \"1s\", cap = \"1m\" }}\n"
+    ))
+    .unwrap();
+    let channel = &config.channels[0];
+    assert_eq!(channel.mode, Mode::Async);
+    let dedup = channel.dedup.as_ref().unwrap();
+    assert_eq!(dedup.source, DedupSource::Json("/id".to_string()));
+    assert_eq!(dedup.window, std::time::Duration::from_secs(3600));
+    assert_eq!(config.retry.channels["jira"].retry.max_attempts, 2);
+
+    for (extra, message) in [
+        ("dedup = { json = \"id\" }", "not a JSON pointer"),
+        (
+            "dedup = { header = \"a\", body = \"sha256\" }",
+            "only one key source",
+        ),
+        ("dedup = { body = \"md5\" }", "only \"sha256\""),
+        ("dedup = true", "ambiguous"),
+        ("retry = { max_attempts = 0 }", "at least 1"),
+        (
+            "retry = { base = \"1m\", cap = \"1s\" }",
+            "shorter than `base`",
+        ),
+        ("mode = \"later\"", "unknown variant `later`"),
+    ] {
+        let text = format!(
+            "{MINIMAL}{}{extra}\n",
+            if extra.starts_with("mode") {
+                ""
+            } else {
+                "mode = \"async\"\n"
+            }
+        );
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains(message), "{extra}: {err}");
+    }
+}
+
+#[test]
+fn an_async_channel_behind_a_preset_dedups_on_the_delivery_id_by_default() {
+    let text = format!(
+        "[security.gh]\ntype = \"github\"\nsecrets = [\"s\"]\n{MINIMAL}mode = \"async\"\nsecurity = [\"gh\"]\n"
+    );
+    let config = parse(&text).unwrap();
+    assert_eq!(
+        config.channels[0].dedup.as_ref().unwrap().source,
+        DedupSource::Provider
+    );
+    let off = parse(&format!("{text}dedup = false\n")).unwrap();
+    assert!(off.channels[0].dedup.is_none());
+}
+
+#[test]
+fn store_and_workers_are_checked() {
+    let lines = problems("[store]\nurl = \"postgres://x\"\nsynchronous = \"sometimes\"\n");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("`store.url`") && l.contains("sqlite://PATH")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("`store.synchronous`")),
+        "{lines:?}"
+    );
+    assert!(problems("[workers]\nconcurrency = 0\n")[0].contains("at least 1"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::parse(&dir.path().join("inlet.toml"), MINIMAL).unwrap();
+    assert_eq!(
+        config.store.url,
+        format!("sqlite://{}", dir.path().join("inlet.db").display())
+    );
+}
+
+#[test]
+fn retry_settings_for_an_unknown_service_are_reported() {
+    let text = format!("{MINIMAL}\n[service.\"no.such\"]\nmax_attempts = 3\n");
+    let config = parse(&text).unwrap();
+    let err = config
+        .check_services(
+            |name| name == "webhooks.jira.receive",
+            &["webhooks.jira.receive"],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("inlet.toml:7: `service.\"no.such\"`"), "{err}");
+}

@@ -1,8 +1,11 @@
 //! Integration tests: real servers on real sockets, one test binary.
 
 mod cli;
+mod crash;
+mod durable;
 mod errors;
 mod formats;
+mod process;
 mod provider_support;
 mod providers;
 mod security;

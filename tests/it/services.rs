@@ -76,6 +76,18 @@ impl Service for Inspects {
     }
 }
 
+/// Refuses its input: a client error, which a background job must not retry.
+pub struct Rejects;
+
+impl Service for Rejects {
+    fn name(&self) -> &str {
+        "test.rejects"
+    }
+    async fn handle(&self, _request: Request, _ctx: Context) -> Result<Response, ServiceError> {
+        Err(ServiceError::unprocessable("field `id` is missing"))
+    }
+}
+
 pub fn app() -> inlet::App {
     inlet::App::new()
         .service(Fails)
@@ -83,4 +95,5 @@ pub fn app() -> inlet::App {
         .service(Sleeps)
         .service(Recurses)
         .service(Inspects)
+        .service(Rejects)
 }

@@ -57,6 +57,14 @@ impl TestServer {
         }
     }
 
+    /// The server's store, opened a second time (as `inlet events` would).
+    pub async fn store(&self) -> inlet::store::Store {
+        let path = self._store_dir.path().join("inlet.db");
+        inlet::store::Store::open(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("the test store opens")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
