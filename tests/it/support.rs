@@ -150,6 +150,18 @@ pub struct Logs(Arc<Mutex<Vec<u8>>>);
 
 impl Logs {
     pub fn capture() -> (Logs, tracing::subscriber::DefaultGuard) {
+        // tracing caches, per callsite, whether any subscriber wants it. With only scoped
+        // subscribers, a callsite first hit on a thread that has none is cached as unwanted
+        // and a capturing thread then misses it (a span without its cid, say). A global
+        // subscriber that wants everything and writes nowhere keeps every callsite live.
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            let sink = tracing_subscriber::fmt()
+                .with_writer(std::io::sink)
+                .with_max_level(tracing::Level::DEBUG)
+                .finish();
+            let _ = tracing::subscriber::set_global_default(sink);
+        });
         let logs = Logs::default();
         let writer = logs.clone();
         let subscriber = tracing_subscriber::fmt()
