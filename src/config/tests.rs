@@ -170,8 +170,9 @@ fn preset_problems_name_the_table_and_line() {
 fn the_example_config_in_the_repository_is_valid() {
     let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/inlet.example.toml"));
     let config = Config::load(path).unwrap_or_else(|err| panic!("{err}"));
-    assert_eq!(config.channels.len(), 1);
+    assert_eq!(config.channels.len(), 2);
     assert_eq!(config.security.len(), 5);
+    assert_eq!(config.channels[1].mode, Mode::Async);
 }
 
 #[test]
