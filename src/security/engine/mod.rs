@@ -142,9 +142,10 @@ pub fn verify(
 
     let signature_text = read(&scheme.signature)?
         .ok_or_else(|| Failure::MissingHeader(scheme.signature.describe()))?;
-    let where_ = scheme.signature.describe();
+    // Named only when a check fails: formatting it on every request is wasted work.
+    let where_ = || scheme.signature.describe();
     let parsed = header::parse(&scheme.layout, &signature_text)
-        .map_err(|why| Failure::Malformed(format!("{where_} {why}")))?;
+        .map_err(|why| Failure::Malformed(format!("{} {why}", where_())))?;
 
     let timestamp = match &scheme.timestamp {
         None => None,
@@ -220,7 +221,8 @@ pub fn verify(
     }
     let Some(key_index) = matched else {
         return Err(Failure::NoMatch(format!(
-            "{where_} matched none of the {} key(s)",
+            "{} matched none of the {} key(s)",
+            where_(),
             keys.len()
         )));
     };
@@ -334,7 +336,7 @@ struct Candidate {
 fn candidates(
     scheme: &Scheme,
     entries: &[(&str, &str)],
-    where_: &str,
+    where_: &dyn Fn() -> String,
 ) -> Result<Vec<Candidate>, Failure> {
     let mut out = Vec::new();
     let mut known = 0;
@@ -350,13 +352,15 @@ fn candidates(
     if known == 0 {
         let versions: Vec<&str> = scheme.versions.iter().map(|(v, _)| v.as_str()).collect();
         return Err(Failure::Malformed(format!(
-            "{where_} holds no signature of version {}",
+            "{} holds no signature of version {}",
+            where_(),
             versions.join(" or ")
         )));
     }
     if out.is_empty() {
         return Err(Failure::Malformed(format!(
-            "{where_} is not valid {:?}",
+            "{} is not valid {:?}",
+            where_(),
             scheme.encoding
         )));
     }
