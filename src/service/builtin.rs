@@ -1,5 +1,4 @@
 //! Services built into every binary.
-
 use super::{Context, Request, Response, Service, ServiceError};
 
 /// `inlet.ping`: answers `{"pong":true}`. Useful as a health check channel.
