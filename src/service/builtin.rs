@@ -1,4 +1,5 @@
 //! Services built into every binary.
+
 use super::{Context, Request, Response, Service, ServiceError};
 
 /// `inlet.ping`: answers `{"pong":true}`. Useful as a health check channel.
