@@ -10,6 +10,10 @@ use crate::support::{TestServer, wait_for_log};
 
 const SCRIPTS: &str = r#"
 service("test.loop", function() while true do end end)
+service("test.announced_loop", function()
+    log.info("announced loop is running")
+    while true do end
+end)
 service("test.sneaky_loop", function()
     -- pcall must not let a script catch its way past the limit.
     while true do pcall(function() while true do end end) end
@@ -36,6 +40,7 @@ fn config(limits: &str) -> String {
     let mut config = format!("[lua]\n{limits}\n");
     for name in [
         "loop",
+        "announced_loop",
         "sneaky_loop",
         "hog",
         "ok",
@@ -77,33 +82,40 @@ async fn endless_loops_are_stopped_by_the_instruction_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_stays_responsive_while_a_loop_runs_until_its_time_limit() {
-    // Long enough that, even with the other tests competing for the cores, the healthy
-    // requests below finish while the loop still runs.
-    let limits = "max_instructions = 1_000_000_000_000\ntime_limit = \"3s\"";
+    // The loop runs for 8 s; healthy requests take milliseconds. The test waits until the
+    // loop is known to run (its log line) rather than sleeping, and compares moments rather
+    // than durations, so that a loaded machine (the other tests run loops too) slows it
+    // down without failing it.
+    let limits = "max_instructions = 1_000_000_000_000\ntime_limit = \"8s\"";
     let server = TestServer::start(App::new(), &config(limits), &[("s.lua", SCRIPTS)]).await;
     let looping = {
         let client = server.client.clone();
-        let url = format!("{}/loop", server.base);
-        tokio::spawn(async move { client.post(url).body("{}").send().await.map(|r| r.status()) })
+        let url = format!("{}/announced_loop", server.base);
+        tokio::spawn(async move {
+            let status = client.post(url).body("{}").send().await.map(|r| r.status());
+            (status, Instant::now())
+        })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_for_log(&["announced loop is running"]).await;
+    let mut healthy_done = Instant::now();
     for _ in 0..3 {
         let started = Instant::now();
         let answer = server.post("/ok", "{}", &[]).await;
         assert_eq!(answer.status, 200);
         assert!(
-            started.elapsed() < Duration::from_millis(700),
-            "{:?}",
+            started.elapsed() < Duration::from_secs(2),
+            "a healthy request waited {:?} for the loop",
             started.elapsed()
         );
+        healthy_done = Instant::now();
     }
+    let (status, loop_done) = looping.await.unwrap();
+    assert_eq!(status.unwrap().as_u16(), 504);
     assert!(
-        !looping.is_finished(),
-        "the loop was still running meanwhile"
+        healthy_done < loop_done,
+        "the healthy requests were answered only after the loop stopped"
     );
-    let status = looping.await.unwrap().unwrap();
-    assert_eq!(status.as_u16(), 504);
-    wait_for_log(&["test.loop", "time_limit"]).await;
+    wait_for_log(&["test.announced_loop", "time_limit"]).await;
     server.stop().await;
 }
 

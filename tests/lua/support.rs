@@ -51,9 +51,10 @@ pub fn log_lines(needles: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Waits up to two seconds for a log line containing every one of `needles`.
+/// Waits up to five seconds (generous, for a loaded machine) for a log line containing
+/// every one of `needles`.
 pub async fn wait_for_log(needles: &[&str]) -> String {
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Some(line) = log_lines(needles).pop() {
             return line;
