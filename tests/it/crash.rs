@@ -63,7 +63,14 @@ async fn nothing_acknowledged_is_lost_across_kill_9() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Kill once a few hundred events are in (or after 20 s on a very slow machine), so
+    // that the kill lands mid-load however fast the machine is.
+    for _ in 0..400 {
+        if acknowledged.lock().unwrap().len() >= 300 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     child.kill().expect("SIGKILL is delivered");
     child.wait().unwrap();
     stop.store(true, Ordering::Relaxed);

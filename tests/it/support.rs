@@ -164,9 +164,11 @@ impl Logs {
         });
         let logs = Logs::default();
         let writer = logs.clone();
+        // The format `inlet serve` writes to files and pipes, so that tests read real lines.
         let subscriber = tracing_subscriber::fmt()
+            .event_format(inlet::telemetry::TextFormat)
+            .fmt_fields(inlet::telemetry::TextFields)
             .with_writer(move || writer.clone())
-            .with_ansi(false)
             .with_max_level(tracing::Level::DEBUG)
             .finish();
         (logs.clone(), tracing::subscriber::set_default(subscriber))

@@ -33,8 +33,8 @@ fn init() {
         let writer = Arc::clone(&buffer);
         let _ = tracing_subscriber::fmt()
             .with_env_filter("info")
-            .with_ansi(false)
-            .with_target(false)
+            .event_format(inlet::telemetry::TextFormat)
+            .fmt_fields(inlet::telemetry::TextFields)
             .with_writer(move || Capture(Arc::clone(&writer)))
             .try_init();
         buffer

@@ -3,10 +3,14 @@
 //! Every line logged while handling a request sits inside the request's span, so it carries
 //! the cid; background jobs run inside a span with their caller's cid.
 
+mod text;
+
 use std::io::IsTerminal;
 
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
+
+pub use text::{TextFields, TextFormat};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,13 +38,20 @@ pub fn init(format: LogFormat) -> WorkerGuard {
             64 * 1024,
             std::io::stderr(),
         ));
+    let terminal = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(terminal)
         .with_target(false);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        // A person watching a terminal gets colours; files and pipes, where the volume is,
+        // get the same lines from the cheaper formatter.
+        LogFormat::Text if terminal => builder.try_init(),
+        LogFormat::Text => builder
+            .event_format(TextFormat)
+            .fmt_fields(TextFields)
+            .try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
     guard
