@@ -20,6 +20,7 @@ pub mod format;
 mod http;
 pub mod jobs;
 pub mod lua;
+mod ops;
 pub mod routes;
 pub mod security;
 pub mod server;

@@ -43,6 +43,8 @@ pub const DEFAULT_MAX_BODY: u64 = 1 << 20;
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served; none unless configured.
+    pub admin_listen: Option<SocketAddr>,
     /// Default body limit for channels that set none.
     pub max_body: u64,
     /// How long a client may take to send the request line and headers.
@@ -405,6 +407,27 @@ fn server_config(raw: raw::RawServer, source: &str, problems: &mut Vec<Problem>)
                 .expect("the default address is valid")
         }),
     };
+    let admin_listen = raw.admin_listen.as_ref().and_then(|spanned| {
+        let parsed = spanned.get_ref().as_str().parse().ok();
+        if parsed.is_none() {
+            problems.push(Problem {
+                line: Some(line_of_span(source, spanned.span())),
+                key: "server.admin_listen".to_string(),
+                message: format!(
+                    "{:?} is not an address such as \"127.0.0.1:11224\"",
+                    spanned.get_ref().as_str()
+                ),
+            });
+        }
+        if parsed.is_some() && parsed == Some(listen) {
+            problems.push(Problem {
+                line: Some(line_of_span(source, spanned.span())),
+                key: "server.admin_listen".to_string(),
+                message: "is the same address as server.listen; give the operations endpoints their own port".to_string(),
+            });
+        }
+        parsed
+    });
     let max_connections = match &raw.max_connections {
         Some(spanned) if *spanned.get_ref() == 0 => {
             problems.push(Problem {
@@ -422,6 +445,7 @@ fn server_config(raw: raw::RawServer, source: &str, problems: &mut Vec<Problem>)
     };
     ServerConfig {
         listen,
+        admin_listen,
         max_body: raw.max_body.map(|s| s.0).unwrap_or(DEFAULT_MAX_BODY),
         header_read_timeout: seconds(raw.header_read_timeout, 10),
         body_read_timeout: seconds(raw.body_read_timeout, 30),

@@ -47,6 +47,7 @@ pub(crate) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawServer {
     pub listen: Option<Spanned<Text>>,
+    pub admin_listen: Option<Spanned<Text>>,
     pub max_body: Option<ByteSize>,
     pub header_read_timeout: Option<HumanDuration>,
     pub body_read_timeout: Option<HumanDuration>,

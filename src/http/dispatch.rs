@@ -69,6 +69,10 @@ pub(crate) async fn handle(
         Route::Channel { index, .. } => gateway.config.channels[*index].name.as_str(),
         _ => "",
     };
+    let channel_index = match &route {
+        Route::Channel { index, .. } => Some(*index),
+        _ => None,
+    };
     let span = tracing::info_span!("request", cid = %cid, channel);
     async move {
         // Both clones are cheap: a method is an enum, a URI shares its bytes.
@@ -79,6 +83,9 @@ pub(crate) async fn handle(
             CID_HEADER,
             HeaderValue::from_str(&cid).expect("a cid is hex, so a valid header value"),
         );
+        gateway
+            .metrics
+            .request(channel_index, response.status().as_u16());
         tracing::info!(
             target: ACCESS_LOG_TARGET,
             method = method.as_str(),
@@ -124,6 +131,9 @@ async fn respond(
     let verified = match security::verify(&channel.security, Unverified::new(head, body, peer)) {
         Ok(verified) => verified,
         Err(rejected) => {
+            gateway
+                .metrics
+                .rejection(&rejected.definition, rejected.failure.kind());
             tracing::warn!(
                 %peer,
                 definition = rejected.definition,

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::Gateway;
 use crate::jobs::{JobFailure, WorkerConfig};
+use crate::ops::AttemptOutcome;
 use crate::routes::RouteMatch;
 use crate::security::unix_millis;
 use crate::service::background::{Background, JobId};
@@ -58,7 +59,20 @@ impl Background for Durable {
 /// Runs one attempt of a stored job: rebuilds the request (the stored event, or the
 /// `invoke_async` payload), calls the service under the job's cid, and says whether a
 /// failure is worth retrying.
+/// Runs one attempt of `job` and counts its outcome for `/metrics`.
 pub(crate) async fn run_job(gateway: Arc<Gateway>, job: ClaimedJob) -> Result<(), JobFailure> {
+    let service = job.service.clone();
+    let outcome = attempt(&gateway, job).await;
+    let counted = match &outcome {
+        Ok(()) => AttemptOutcome::Succeeded,
+        Err(failure) if failure.permanent => AttemptOutcome::FailedPermanently,
+        Err(_) => AttemptOutcome::Failed,
+    };
+    gateway.metrics.attempt(&service, counted);
+    outcome
+}
+
+async fn attempt(gateway: &Arc<Gateway>, job: ClaimedJob) -> Result<(), JobFailure> {
     let Some(service) = gateway.shared.services.get(&job.service) else {
         // It may be deployed again (a Lua file being replaced), so this is retried.
         return Err(JobFailure::retry(format!(
@@ -67,7 +81,7 @@ pub(crate) async fn run_job(gateway: Arc<Gateway>, job: ClaimedJob) -> Result<()
         )));
     };
     let request = match &job.input {
-        JobInput::Event(event) => request_for_event(&gateway, event),
+        JobInput::Event(event) => request_for_event(gateway, event),
         JobInput::Payload(bytes) => Request::from_json_bytes(bytes.clone()),
     };
     let ctx = Context::new(Arc::clone(&gateway.shared), Arc::from(job.cid.as_str()));

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::jobs::{Clock, RetentionConfig, WorkerConfig, Workers, start_retention};
 use crate::lua::Deployment;
+use crate::ops::{self, Metrics};
 use crate::service::{Services, Shared};
 use crate::store::Store;
 
@@ -30,6 +31,7 @@ pub(crate) struct Gateway {
     pub shared: Arc<Shared>,
     pub store: Store,
     pub workers: Arc<WorkerConfig>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// A server, built by [`App::build`](crate::App::build).
@@ -68,7 +70,7 @@ impl Server {
     }
 
     /// Serves `listener` until `shutdown` completes, then stops as the module doc says.
-    /// Fails only when the store cannot be opened.
+    /// Fails only when the store cannot be opened or `server.admin_listen` cannot be bound.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -82,6 +84,16 @@ impl Server {
         let store = Store::open_with(&config.store.url, &config.store.options)
             .await
             .with_context(|| format!("cannot open the store at {}", config.store.url))?;
+        let admin =
+            match config.server.admin_listen {
+                Some(address) => Some(TcpListener::bind(address).await.with_context(|| {
+                    format!("cannot listen on {address} (server.admin_listen)")
+                })?),
+                None => None,
+            };
+        let metrics = Arc::new(Metrics::new(
+            config.channels.iter().map(|c| c.name.clone()).collect(),
+        ));
         let grace = config.server.shutdown_grace;
         let workers = Arc::new(worker_config(&config));
         let shared = Arc::new(Shared {
@@ -103,7 +115,20 @@ impl Server {
             shared,
             store: store.clone(),
             workers: Arc::clone(&workers),
+            metrics: Arc::clone(&metrics),
         });
+
+        let stopping = CancellationToken::new();
+        let admin = admin.map(|listener| {
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, "serving /metrics, /healthz and /readyz");
+            }
+            ops::spawn(listener, metrics, stopping.clone())
+        });
+        let shutdown = async {
+            shutdown.await;
+            stopping.cancel();
+        };
 
         let stop_jobs = CancellationToken::new();
         let pool = worker_settings.enabled.then(|| {
@@ -141,6 +166,9 @@ impl Server {
         }
         let _ = purge.await;
         store.close().await;
+        if let Some(admin) = admin {
+            admin.abort();
+        }
         tracing::info!(
             took_ms = stop_began.elapsed().as_millis() as u64,
             grace_s = grace.as_secs_f64(),

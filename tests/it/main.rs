@@ -5,6 +5,7 @@ mod crash;
 mod durable;
 mod errors;
 mod formats;
+mod ops;
 mod process;
 mod provider_support;
 mod providers;
