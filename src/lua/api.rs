@@ -6,10 +6,11 @@
 //! prelude raises with `error(message, 2)`, so that the error points at the script's line and
 //! not into Rust.
 
+use std::ffi::c_int;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use mlua::{Lua, Table, Value as LuaValue};
+use mlua::{Function, Lua, Table, Value as LuaValue, ffi};
 
 use super::convert;
 use crate::security::hmac::{self, Algorithm, Encoding};
@@ -205,22 +206,85 @@ pub(crate) fn primitives(lua: &Lua, array_mt: &Table) -> mlua::Result<Table> {
         })?,
     )?;
 
-    raw.set(
-        "log",
-        // Plain `String` arguments are read straight off the Lua stack; a `LuaString` would
-        // take a registry reference per argument, which costs more than the copy.
-        lua.create_function(|_, (level, message): (i64, String)| {
-            // The call runs inside the request's (or job's) span, which carries the cid.
-            match level {
-                0 => tracing::debug!("{message}"),
-                2 => tracing::warn!("{message}"),
-                3 => tracing::error!("{message}"),
-                _ => tracing::info!("{message}"),
-            }
-            Ok(())
-        })?,
-    )?;
+    // The loggers, `raw.log_debug(fmt, ...)` and so on: C closures over `string.format`.
+    let format = lua
+        .globals()
+        .get::<Table>("string")?
+        .get::<Function>("format")?;
+    let loggers: [(&str, ffi::lua_CFunction); 4] = [
+        ("log_debug", log::<0>),
+        ("log_info", log::<1>),
+        ("log_warn", log::<2>),
+        ("log_error", log::<3>),
+    ];
+    for (name, logger) in loggers {
+        // SAFETY: `exec_raw` runs this in a protected call with `format` at index 1, which
+        // `lua_pushcclosure` pops as the closure's upvalue, leaving only the closure.
+        let logger = unsafe {
+            lua.exec_raw::<Function>(&format, |state| {
+                ffi::lua_pushcclosure(state, logger, 1);
+            })?
+        };
+        raw.set(name, logger)?;
+    }
     Ok(raw)
+}
+
+/// `log.info(fmt, ...)` and the other levels (0 debug, 1 info, 2 warn, 3 error): formats
+/// with the upvalue `string.format` when there are arguments, converts the message like
+/// `tostring`, and logs it.
+///
+/// A C function that scripts call directly, rather than a Lua wrapper around an mlua
+/// closure: scripts log on nearly every call, and the wrapper's frames (plus `select`) and
+/// the closure's lock, error-handling frame and copy of the message into a `String` cost
+/// more than the line itself. Everything that may raise a Lua error (`string.format`, a
+/// failing `__tostring`) runs before any Rust value exists in this frame, because the
+/// error unwinds with `longjmp`.
+unsafe extern "C-unwind" fn log<const LEVEL: u8>(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: Lua calls this with its arguments on the stack and the format function as its
+    // upvalue. The message string stays on the stack, and so alive, until this returns.
+    unsafe {
+        let nargs = ffi::lua_gettop(state);
+        if nargs > 1 {
+            ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+            ffi::lua_insert(state, 1);
+            ffi::lua_call(state, nargs, 1);
+        } else if nargs == 0 {
+            // `log.info()` logs "nil", as `tostring(nil)` would.
+            ffi::lua_settop(state, 1);
+        }
+        let mut len = 0;
+        let text = if ffi::lua_type(state, 1) == ffi::LUA_TSTRING {
+            ffi::lua_tolstring(state, 1, &mut len)
+        } else {
+            ffi::luaL_tolstring(state, 1, &mut len)
+        };
+        let message = Lossy(std::slice::from_raw_parts(text.cast::<u8>(), len));
+        // The call runs inside the request's (or job's) span, which carries the cid. A panic
+        // must not unwind into Lua's C frames.
+        let _ = std::panic::catch_unwind(|| match LEVEL {
+            0 => tracing::debug!("{message}"),
+            2 => tracing::warn!("{message}"),
+            3 => tracing::error!("{message}"),
+            _ => tracing::info!("{message}"),
+        });
+    }
+    0
+}
+
+/// Bytes shown as text, with invalid UTF-8 replaced; converted only if the line is written.
+struct Lossy<'a>(&'a [u8]);
+
+impl std::fmt::Display for Lossy<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{FFFD}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `nil, message`: how a primitive reports bad input to the prelude.

@@ -204,21 +204,13 @@ inlet.time = {
 }
 
 -- inlet.log.info("New issue created: %s", key): a format string when there are arguments.
--- Levels are numbers for raw.log: 0 debug, 1 info, 2 warn, 3 error.
-local raw_log = raw.log
-local function logger(level)
-    return function(message, ...)
-        if select("#", ...) > 0 then
-            message = format(message, ...)
-        end
-        raw_log(level, tostring(message))
-    end
-end
-inlet.log = { debug = logger(0), info = logger(1), warn = logger(2), error = logger(3) }
+-- The loggers are C functions (see api.rs) that format, apply `tostring` and log.
+inlet.log = { debug = raw.log_debug, info = raw.log_info, warn = raw.log_warn, error = raw.log_error }
+local log_info = raw.log_info
 G.print = function(...)
     local parts = table.pack(...)
     for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-    raw_log(1, table.concat(parts, "\t", 1, parts.n))
+    log_info(table.concat(parts, "\t", 1, parts.n))
 end
 
 -- inlet.expect(value, {"issueKey", "email", "amount:number", "note:string?"}): checks fields
