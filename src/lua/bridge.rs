@@ -6,6 +6,7 @@
 //! allocation, a metatable check on every method call and a finalizer: that difference is a
 //! large part of a Lua call's overhead.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mlua::{Lua, Table, Value as LuaValue};
@@ -17,6 +18,19 @@ use crate::service::{Context, Request};
 pub(crate) struct CallData {
     pub request: Request,
     pub ctx: Context,
+    /// Set when the script read `req.payload` on first use, so that the service's later
+    /// calls get their payload handed over with the call (see `call.rs`).
+    pub payload_read: AtomicBool,
+}
+
+impl CallData {
+    pub fn new(request: Request, ctx: Context) -> CallData {
+        CallData {
+            request,
+            ctx,
+            payload_read: AtomicBool::new(false),
+        }
+    }
 }
 
 /// The calls in flight in one Lua state (more than one only when calls nest).
@@ -53,11 +67,13 @@ impl Calls {
         };
         slab.sequence += 1;
         let id = (slab.sequence << SLOT_BITS) | (slot as u64 & SLOT_MASK);
-        slab.slots[slot] = Some((id, Arc::new(data)));
+        let data = Arc::new(data);
+        slab.slots[slot] = Some((id, Arc::clone(&data)));
         drop(slab);
         CallGuard {
             calls: Arc::clone(self),
             id,
+            data,
         }
     }
 
@@ -80,11 +96,16 @@ impl Calls {
 pub(crate) struct CallGuard {
     calls: Arc<Calls>,
     id: u64,
+    data: Arc<CallData>,
 }
 
 impl CallGuard {
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    pub fn data(&self) -> &CallData {
+        &self.data
     }
 }
 
@@ -121,6 +142,7 @@ pub(crate) fn register(
 
     let mt = array_mt.clone();
     reader(lua, raw, calls, "payload", move |lua, call| {
+        call.payload_read.store(true, Ordering::Relaxed);
         match call.request.payload() {
             Ok(value) => Ok((convert::to_lua(lua, &mt, value)?, LuaValue::Nil)),
             Err(err) => Ok((

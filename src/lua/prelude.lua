@@ -440,12 +440,15 @@ local function finish(ok, result)
     return true, 1, 200, nil, result
 end
 
-local function dispatch(name, id)
+-- `payload` is the request's payload when Inlet hands it over with the call (see call.rs);
+-- when it is nil, `req.payload` is read on first use instead.
+local function dispatch(name, id, payload)
     local entry = services[name]
     if entry == nil then
         return false, "internal", 500, format("service %q is not defined in this Lua state", name)
     end
-    local request = setmetatable({ [RAW] = id }, request_mt)
+    -- Sized for both fields, so that reading the payload later does not grow the table.
+    local request = setmetatable({ [RAW] = id, payload = payload }, request_mt)
     local context = setmetatable({ [RAW] = id }, context_mt)
     return finish(rawxpcall(entry.handler, on_error, request, context))
 end
@@ -453,9 +456,9 @@ end
 -- The body of the coroutines Inlet runs calls in: it runs one call, yields its outcome,
 -- and waits for the next. Reusing a coroutine spares creating one, and growing its stack,
 -- for every call.
-local function worker(name, id)
+local function worker(name, id, payload)
     while true do
-        name, id = yield(dispatch(name, id))
+        name, id, payload = yield(dispatch(name, id, payload))
     end
 end
 
