@@ -231,35 +231,49 @@ pub(crate) fn primitives(lua: &Lua, array_mt: &Table) -> mlua::Result<Table> {
 }
 
 /// `log.info(fmt, ...)` and the other levels (0 debug, 1 info, 2 warn, 3 error): formats
-/// with the upvalue `string.format` when there are arguments, converts the message like
-/// `tostring`, and logs it.
+/// like `string.format` when there are arguments, converts the message like `tostring`,
+/// and logs it.
 ///
 /// A C function that scripts call directly, rather than a Lua wrapper around an mlua
 /// closure: scripts log on nearly every call, and the wrapper's frames (plus `select`) and
 /// the closure's lock, error-handling frame and copy of the message into a `String` cost
-/// more than the line itself. Everything that may raise a Lua error (`string.format`, a
-/// failing `__tostring`) runs before any Rust value exists in this frame, because the
-/// error unwinds with `longjmp`.
+/// more than the line itself. The common `log.info("... %s ...", text)` is formatted by
+/// the log writer straight from the arguments ([`Formatted`]), without making a Lua string
+/// that the collector must then free; anything else goes through the upvalue
+/// `string.format`. Everything that may raise a Lua error (`string.format`, a failing
+/// `__tostring`) runs before any Rust value that needs dropping exists in this frame,
+/// because the error unwinds with `longjmp`.
 unsafe extern "C-unwind" fn log<const LEVEL: u8>(state: *mut ffi::lua_State) -> c_int {
     // SAFETY: Lua calls this with its arguments on the stack and the format function as its
-    // upvalue. The message string stays on the stack, and so alive, until this returns.
+    // upvalue. The strings read stay on the stack, and so alive, until this returns.
     unsafe {
         let nargs = ffi::lua_gettop(state);
-        if nargs > 1 {
-            ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
-            ffi::lua_insert(state, 1);
-            ffi::lua_call(state, nargs, 1);
-        } else if nargs == 0 {
-            // `log.info()` logs "nil", as `tostring(nil)` would.
-            ffi::lua_settop(state, 1);
-        }
-        let mut len = 0;
-        let text = if ffi::lua_type(state, 1) == ffi::LUA_TSTRING {
-            ffi::lua_tolstring(state, 1, &mut len)
-        } else {
-            ffi::luaL_tolstring(state, 1, &mut len)
+        let formatted = match nargs {
+            0 => {
+                // `log.info()` logs "nil", as `tostring(nil)` would.
+                ffi::lua_settop(state, 1);
+                None
+            }
+            1 => None,
+            _ => Formatted::read(state, nargs),
         };
-        let message = Lossy(std::slice::from_raw_parts(text.cast::<u8>(), len));
+        let message = match formatted {
+            Some(formatted) => Message::Formatted(formatted),
+            None => {
+                if nargs > 1 {
+                    ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+                    ffi::lua_insert(state, 1);
+                    ffi::lua_call(state, nargs, 1);
+                }
+                let mut len = 0;
+                let text = if ffi::lua_type(state, 1) == ffi::LUA_TSTRING {
+                    ffi::lua_tolstring(state, 1, &mut len)
+                } else {
+                    ffi::luaL_tolstring(state, 1, &mut len)
+                };
+                Message::Text(Lossy(std::slice::from_raw_parts(text.cast::<u8>(), len)))
+            }
+        };
         // The call runs inside the request's (or job's) span, which carries the cid. A panic
         // must not unwind into Lua's C frames.
         let _ = std::panic::catch_unwind(|| match LEVEL {
@@ -270,6 +284,92 @@ unsafe extern "C-unwind" fn log<const LEVEL: u8>(state: *mut ffi::lua_State) -> 
         });
     }
     0
+}
+
+/// A log message, turned into text only if the line is written.
+enum Message<'a> {
+    Text(Lossy<'a>),
+    Formatted(Formatted<'a>),
+}
+
+impl std::fmt::Display for Message<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Text(text) => text.fmt(f),
+            Message::Formatted(formatted) => formatted.fmt(f),
+        }
+    }
+}
+
+/// The most string arguments that [`Formatted`] takes; more go through `string.format`.
+const MAX_FORMATTED: usize = 8;
+
+/// A format whose only conversions are `%s` and `%%`, with a string for each `%s`: what
+/// `string.format` would make of it is the format with the strings spliced in, so the log
+/// writer can do that itself.
+struct Formatted<'a> {
+    format: &'a [u8],
+    args: [&'a [u8]; MAX_FORMATTED],
+}
+
+impl<'a> Formatted<'a> {
+    /// Reads `format, ...` at stack indexes 1 to `nargs`, if they have that shape. Extra
+    /// arguments are ignored, as `string.format` ignores them.
+    ///
+    /// # Safety
+    ///
+    /// The slices borrow strings on the stack: use them only while those stay there.
+    unsafe fn read(state: *mut ffi::lua_State, nargs: c_int) -> Option<Formatted<'a>> {
+        // SAFETY: the indexes are within `nargs`, and only strings are read.
+        unsafe {
+            let format = Self::string_at(state, 1)?;
+            let mut args = [&b""[..]; MAX_FORMATTED];
+            let mut count = 0;
+            let mut bytes = format.iter();
+            while let Some(&byte) = bytes.next() {
+                if byte != b'%' {
+                    continue;
+                }
+                match bytes.next() {
+                    Some(b'%') => {}
+                    Some(b's') if count < MAX_FORMATTED && (count as c_int) + 2 <= nargs => {
+                        args[count] = Self::string_at(state, count as c_int + 2)?;
+                        count += 1;
+                    }
+                    _ => return None,
+                }
+            }
+            Some(Formatted { format, args })
+        }
+    }
+
+    unsafe fn string_at(state: *mut ffi::lua_State, index: c_int) -> Option<&'a [u8]> {
+        // SAFETY: see `read`; `lua_tolstring` does not convert a value that is a string.
+        unsafe {
+            if ffi::lua_type(state, index) != ffi::LUA_TSTRING {
+                return None;
+            }
+            let mut len = 0;
+            let text = ffi::lua_tolstring(state, index, &mut len);
+            Some(std::slice::from_raw_parts(text.cast::<u8>(), len))
+        }
+    }
+}
+
+impl std::fmt::Display for Formatted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut args = self.args.iter();
+        let mut rest = self.format;
+        while let Some(at) = rest.iter().position(|&byte| byte == b'%') {
+            Lossy(&rest[..at]).fmt(f)?;
+            match rest.get(at + 1) {
+                Some(b's') => Lossy(args.next().copied().unwrap_or_default()).fmt(f)?,
+                _ => f.write_str("%")?,
+            }
+            rest = rest.get(at + 2..).unwrap_or_default();
+        }
+        Lossy(rest).fmt(f)
+    }
 }
 
 /// Bytes shown as text, with invalid UTF-8 replaced; converted only if the line is written.

@@ -64,6 +64,8 @@ local kept
 service("test.calls", function(req)
     log.info("call %d for %s", 1, req.payload.name)
     log.warn(setmetatable({}, { __tostring = function() return "a table, logged" end }))
+    log.info("%s and %s make 100%%", "this", "that", "ignored")
+    log.info("%s%% and n=%d", "50", 3)
     local stale_refused = kept ~= nil and not pcall(function() return kept.method end)
     kept = req
     return { name = req.payload.name, stale_refused = stale_refused }
@@ -240,5 +242,7 @@ async fn calls_hand_over_payloads_and_forget_their_requests() {
     }
     wait_for_log(&[&first.cid, "call 1 for a"]).await;
     wait_for_log(&[&first.cid, "WARN", "a table, logged"]).await;
+    wait_for_log(&[&first.cid, "this and that make 100%"]).await;
+    wait_for_log(&[&first.cid, "50% and n=3"]).await;
     server.stop().await;
 }
