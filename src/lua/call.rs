@@ -88,9 +88,10 @@ async fn run(
     let call = state.calls().enter(CallData::new(request, ctx.clone()));
     // A payload that does not parse is left to the lazy read, which raises it as a 400 where
     // the script reads it.
-    let payload = match service.reads_payload.load(Ordering::Relaxed) {
-        true => call.data().request.payload().ok(),
-        false => None,
+    let payload = if service.reads_payload.load(Ordering::Relaxed) {
+        call.data().request.payload().ok()
+    } else {
+        None
     };
     let (outcome, spoiled) = drive(&state, name, call.id(), payload, &ctx).await;
     if call.data().payload_read.load(Ordering::Relaxed) {
