@@ -6,7 +6,11 @@
 # Builds release binaries, then runs ROUNDS rounds; each round serves the Rust example and
 # then the Lua one, each started fresh, pinned to core 0, warmed up for 1 s, and loaded by
 # wrk (64 connections, one thread) pinned to core 1, over loopback. Prints every run, then
-# the median of each side's requests/s, p50 and p99, and the Lua/Rust ratio of the medians.
+# the median of each side's requests/s, p50, p99 and server CPU time per request, and the
+# Lua/Rust ratios of the medians. CPU per request (user + system time of the server process,
+# from /proc, over the measured run) moves far less than requests/s when other processes
+# share the machine, and Rust's CPU per request over Lua's is the throughput ratio that a
+# core of its own would give.
 # Alternating short rounds keeps both sides exposed to the same background load, which on
 # a shared machine moves single runs by a factor of two. Both servers log as they would in
 # production (INFO, three lines per request) to /dev/null; set INLET_LOG to change that.
@@ -68,13 +72,19 @@ run() {
     SERVER_PID=$!
     wait_until_up "$port"
     "${CLIENT_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d1s -s "$WORK/post.lua" "http://127.0.0.1:$port/webhooks/jira" >/dev/null
+    local ticks_before ticks_after
+    ticks_before=$(cpu_ticks "$SERVER_PID")
     "${CLIENT_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/post.lua" \
         "http://127.0.0.1:$port/webhooks/jira" > "$WORK/$name.out"
+    ticks_after=$(cpu_ticks "$SERVER_PID")
     kill "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=""
-    local rps p50 p99 errors
+    local rps p50 p99 errors requests cpu_us
     rps=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/$name.out")
+    requests=$(awk '/requests in/ {print $1}' "$WORK/$name.out")
+    cpu_us=$(awk -v t=$((ticks_after - ticks_before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+        'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
     p50=$(awk '$1 == "50%" {print $2}' "$WORK/$name.out")
     p99=$(awk '$1 == "99%" {print $2}' "$WORK/$name.out")
     errors=$(awk '/Non-2xx or 3xx responses:/ {print $5}' "$WORK/$name.out")
@@ -82,8 +92,13 @@ run() {
         echo "$name: $errors responses were not 2xx" >&2
         exit 1
     fi
-    echo "$rps $(to_ms "$p50") $(to_ms "$p99")" >> "$WORK/$name"
-    printf '  %-5s %10s req/s  p50 %8s  p99 %8s\n' "$name" "$rps" "$p50" "$p99" >&2
+    echo "$rps $(to_ms "$p50") $(to_ms "$p99") $cpu_us" >> "$WORK/$name"
+    printf '  %-5s %10s req/s  p50 %8s  p99 %8s  cpu %6s us/req\n' "$name" "$rps" "$p50" "$p99" "$cpu_us" >&2
+}
+
+# cpu_ticks PID: user + system time of a process so far, in clock ticks.
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
 # to_ms 850.00us|1.05ms|1.20s: wrk's latency in milliseconds.
@@ -108,9 +123,12 @@ done
 
 printf '\nJira webhook, %s connections, %s x %s rounds per server, server and wrk on separate cores\n' \
     "$CONNECTIONS" "$DURATION" "$ROUNDS"
-printf '%-6s %12s %10s %10s   (medians)\n' "" "requests/s" "p50 ms" "p99 ms"
+printf '%-6s %12s %10s %10s %12s   (medians)\n' "" "requests/s" "p50 ms" "p99 ms" "cpu us/req"
 for name in rust lua; do
-    printf '%-6s %12s %10s %10s\n' "$name" "$(median "$WORK/$name" 1)" "$(median "$WORK/$name" 2)" "$(median "$WORK/$name" 3)"
+    printf '%-6s %12s %10s %10s %12s\n' "$name" "$(median "$WORK/$name" 1)" "$(median "$WORK/$name" 2)" \
+        "$(median "$WORK/$name" 3)" "$(median "$WORK/$name" 4)"
 done
 awk -v l="$(median "$WORK/lua" 1)" -v r="$(median "$WORK/rust" 1)" \
     'BEGIN { printf "lua/rust: %.1f%% (target: at least 70%%)\n", 100 * l / r }'
+awk -v l="$(median "$WORK/lua" 4)" -v r="$(median "$WORK/rust" 4)" \
+    'BEGIN { printf "lua/rust by cpu per request (rust us / lua us): %.1f%%\n", 100 * r / l }'

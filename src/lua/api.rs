@@ -6,10 +6,11 @@
 //! prelude raises with `error(message, 2)`, so that the error points at the script's line and
 //! not into Rust.
 
+use std::ffi::c_int;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use mlua::{Lua, Table, Value as LuaValue};
+use mlua::{Function, Lua, Table, Value as LuaValue, ffi};
 
 use super::convert;
 use crate::security::hmac::{self, Algorithm, Encoding};
@@ -205,22 +206,185 @@ pub(crate) fn primitives(lua: &Lua, array_mt: &Table) -> mlua::Result<Table> {
         })?,
     )?;
 
-    raw.set(
-        "log",
-        // Plain `String` arguments are read straight off the Lua stack; a `LuaString` would
-        // take a registry reference per argument, which costs more than the copy.
-        lua.create_function(|_, (level, message): (i64, String)| {
-            // The call runs inside the request's (or job's) span, which carries the cid.
-            match level {
-                0 => tracing::debug!("{message}"),
-                2 => tracing::warn!("{message}"),
-                3 => tracing::error!("{message}"),
-                _ => tracing::info!("{message}"),
-            }
-            Ok(())
-        })?,
-    )?;
+    // The loggers, `raw.log_debug(fmt, ...)` and so on: C closures over `string.format`.
+    let format = lua
+        .globals()
+        .get::<Table>("string")?
+        .get::<Function>("format")?;
+    let loggers: [(&str, ffi::lua_CFunction); 4] = [
+        ("log_debug", log::<0>),
+        ("log_info", log::<1>),
+        ("log_warn", log::<2>),
+        ("log_error", log::<3>),
+    ];
+    for (name, logger) in loggers {
+        // SAFETY: `exec_raw` runs this in a protected call with `format` at index 1, which
+        // `lua_pushcclosure` pops as the closure's upvalue, leaving only the closure.
+        let logger = unsafe {
+            lua.exec_raw::<Function>(&format, |state| {
+                ffi::lua_pushcclosure(state, logger, 1);
+            })?
+        };
+        raw.set(name, logger)?;
+    }
     Ok(raw)
+}
+
+/// `log.info(fmt, ...)` and the other levels (0 debug, 1 info, 2 warn, 3 error): formats
+/// like `string.format` when there are arguments, converts the message like `tostring`,
+/// and logs it.
+///
+/// A C function that scripts call directly, rather than a Lua wrapper around an mlua
+/// closure: scripts log on nearly every call, and the wrapper's frames (plus `select`) and
+/// the closure's lock, error-handling frame and copy of the message into a `String` cost
+/// more than the line itself. The common `log.info("... %s ...", text)` is formatted by
+/// the log writer straight from the arguments ([`Formatted`]), without making a Lua string
+/// that the collector must then free; anything else goes through the upvalue
+/// `string.format`. Everything that may raise a Lua error (`string.format`, a failing
+/// `__tostring`) runs before any Rust value that needs dropping exists in this frame,
+/// because the error unwinds with `longjmp`.
+unsafe extern "C-unwind" fn log<const LEVEL: u8>(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: Lua calls this with its arguments on the stack and the format function as its
+    // upvalue. The strings read stay on the stack, and so alive, until this returns.
+    unsafe {
+        let nargs = ffi::lua_gettop(state);
+        let formatted = match nargs {
+            0 => {
+                // `log.info()` logs "nil", as `tostring(nil)` would.
+                ffi::lua_settop(state, 1);
+                None
+            }
+            1 => None,
+            _ => Formatted::read(state, nargs),
+        };
+        let message = match formatted {
+            Some(formatted) => Message::Formatted(formatted),
+            None => {
+                if nargs > 1 {
+                    ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+                    ffi::lua_insert(state, 1);
+                    ffi::lua_call(state, nargs, 1);
+                }
+                let mut len = 0;
+                let text = if ffi::lua_type(state, 1) == ffi::LUA_TSTRING {
+                    ffi::lua_tolstring(state, 1, &mut len)
+                } else {
+                    ffi::luaL_tolstring(state, 1, &mut len)
+                };
+                Message::Text(Lossy(std::slice::from_raw_parts(text.cast::<u8>(), len)))
+            }
+        };
+        // The call runs inside the request's (or job's) span, which carries the cid. A panic
+        // must not unwind into Lua's C frames.
+        let _ = std::panic::catch_unwind(|| match LEVEL {
+            0 => tracing::debug!("{message}"),
+            2 => tracing::warn!("{message}"),
+            3 => tracing::error!("{message}"),
+            _ => tracing::info!("{message}"),
+        });
+    }
+    0
+}
+
+/// A log message, turned into text only if the line is written.
+enum Message<'a> {
+    Text(Lossy<'a>),
+    Formatted(Formatted<'a>),
+}
+
+impl std::fmt::Display for Message<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Text(text) => text.fmt(f),
+            Message::Formatted(formatted) => formatted.fmt(f),
+        }
+    }
+}
+
+/// The most string arguments that [`Formatted`] takes; more go through `string.format`.
+const MAX_FORMATTED: usize = 8;
+
+/// A format whose only conversions are `%s` and `%%`, with a string for each `%s`: what
+/// `string.format` would make of it is the format with the strings spliced in, so the log
+/// writer can do that itself.
+struct Formatted<'a> {
+    format: &'a [u8],
+    args: [&'a [u8]; MAX_FORMATTED],
+}
+
+impl<'a> Formatted<'a> {
+    /// Reads `format, ...` at stack indexes 1 to `nargs`, if they have that shape. Extra
+    /// arguments are ignored, as `string.format` ignores them.
+    ///
+    /// # Safety
+    ///
+    /// The slices borrow strings on the stack: use them only while those stay there.
+    unsafe fn read(state: *mut ffi::lua_State, nargs: c_int) -> Option<Formatted<'a>> {
+        // SAFETY: the indexes are within `nargs`, and only strings are read.
+        unsafe {
+            let format = Self::string_at(state, 1)?;
+            let mut args = [&b""[..]; MAX_FORMATTED];
+            let mut count = 0;
+            let mut bytes = format.iter();
+            while let Some(&byte) = bytes.next() {
+                if byte != b'%' {
+                    continue;
+                }
+                match bytes.next() {
+                    Some(b'%') => {}
+                    Some(b's') if count < MAX_FORMATTED && (count as c_int) + 2 <= nargs => {
+                        args[count] = Self::string_at(state, count as c_int + 2)?;
+                        count += 1;
+                    }
+                    _ => return None,
+                }
+            }
+            Some(Formatted { format, args })
+        }
+    }
+
+    unsafe fn string_at(state: *mut ffi::lua_State, index: c_int) -> Option<&'a [u8]> {
+        // SAFETY: see `read`; `lua_tolstring` does not convert a value that is a string.
+        unsafe {
+            if ffi::lua_type(state, index) != ffi::LUA_TSTRING {
+                return None;
+            }
+            let mut len = 0;
+            let text = ffi::lua_tolstring(state, index, &mut len);
+            Some(std::slice::from_raw_parts(text.cast::<u8>(), len))
+        }
+    }
+}
+
+impl std::fmt::Display for Formatted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut args = self.args.iter();
+        let mut rest = self.format;
+        while let Some(at) = rest.iter().position(|&byte| byte == b'%') {
+            Lossy(&rest[..at]).fmt(f)?;
+            match rest.get(at + 1) {
+                Some(b's') => Lossy(args.next().copied().unwrap_or_default()).fmt(f)?,
+                _ => f.write_str("%")?,
+            }
+            rest = rest.get(at + 2..).unwrap_or_default();
+        }
+        Lossy(rest).fmt(f)
+    }
+}
+
+/// Bytes shown as text, with invalid UTF-8 replaced; converted only if the line is written.
+struct Lossy<'a>(&'a [u8]);
+
+impl std::fmt::Display for Lossy<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_str("\u{FFFD}")?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `nil, message`: how a primitive reports bad input to the prelude.

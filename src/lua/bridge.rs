@@ -2,12 +2,11 @@
 //! and `ctx` objects read them.
 //!
 //! A call is registered here under a small integer id, and the Lua objects hold only that id.
-//! This costs one map lookup per field read, where a userdata per call would cost an
+//! This costs one slot lookup per field read, where a userdata per call would cost an
 //! allocation, a metatable check on every method call and a finalizer: that difference is a
 //! large part of a Lua call's overhead.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mlua::{Lua, Table, Value as LuaValue};
@@ -19,35 +18,77 @@ use crate::service::{Context, Request};
 pub(crate) struct CallData {
     pub request: Request,
     pub ctx: Context,
+    /// Set when the script read `req.payload` on first use, so that the service's later
+    /// calls get their payload handed over with the call (see `call.rs`).
+    pub payload_read: AtomicBool,
+}
+
+impl CallData {
+    pub fn new(request: Request, ctx: Context) -> CallData {
+        CallData {
+            request,
+            ctx,
+            payload_read: AtomicBool::new(false),
+        }
+    }
 }
 
 /// The calls in flight in one Lua state (more than one only when calls nest).
+///
+/// A slab: a call's id is its slot in the low bits and a per-state sequence number above
+/// them, so a slot is found by indexing, and a `req` kept past its call (in a global, say)
+/// never reads the later call that reuses its slot: the sequence no longer matches.
 #[derive(Default)]
 pub(crate) struct Calls {
-    next: AtomicU64,
-    map: Mutex<HashMap<u64, Arc<CallData>>>,
+    slab: Mutex<Slab>,
 }
+
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Option<(u64, Arc<CallData>)>>,
+    free: Vec<usize>,
+    sequence: u64,
+}
+
+/// Bits of an id that name its slot; nesting is bounded, so slots stay few.
+const SLOT_BITS: u32 = 16;
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 
 impl Calls {
     /// Registers a call; it is readable until the guard is dropped.
     pub fn enter(self: &Arc<Self>, data: CallData) -> CallGuard {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(id, Arc::new(data));
+        let mut slab = self.lock();
+        let slot = match slab.free.pop() {
+            Some(slot) => slot,
+            None => {
+                slab.slots.push(None);
+                slab.slots.len() - 1
+            }
+        };
+        slab.sequence += 1;
+        let id = (slab.sequence << SLOT_BITS) | (slot as u64 & SLOT_MASK);
+        let data = Arc::new(data);
+        slab.slots[slot] = Some((id, Arc::clone(&data)));
+        drop(slab);
         CallGuard {
             calls: Arc::clone(self),
             id,
+            data,
         }
     }
 
     fn get(&self, id: u64) -> mlua::Result<Arc<CallData>> {
-        self.lock()
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| mlua::Error::runtime("this request is over; do not keep req or ctx"))
+        let slab = self.lock();
+        match slab.slots.get((id & SLOT_MASK) as usize) {
+            Some(Some((current, data))) if *current == id => Ok(Arc::clone(data)),
+            _ => Err(mlua::Error::runtime(
+                "this request is over; do not keep req or ctx",
+            )),
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<CallData>>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slab> {
+        self.slab.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -55,17 +96,27 @@ impl Calls {
 pub(crate) struct CallGuard {
     calls: Arc<Calls>,
     id: u64,
+    data: Arc<CallData>,
 }
 
 impl CallGuard {
     pub fn id(&self) -> u64 {
         self.id
     }
+
+    pub fn data(&self) -> &CallData {
+        &self.data
+    }
 }
 
 impl Drop for CallGuard {
     fn drop(&mut self) {
-        self.calls.lock().remove(&self.id);
+        let mut slab = self.calls.lock();
+        let slot = (self.id & SLOT_MASK) as usize;
+        if let Some(entry) = slab.slots.get_mut(slot) {
+            *entry = None;
+            slab.free.push(slot);
+        }
     }
 }
 
@@ -91,6 +142,7 @@ pub(crate) fn register(
 
     let mt = array_mt.clone();
     reader(lua, raw, calls, "payload", move |lua, call| {
+        call.payload_read.store(true, Ordering::Relaxed);
         match call.request.payload() {
             Ok(value) => Ok((convert::to_lua(lua, &mt, value)?, LuaValue::Nil)),
             Err(err) => Ok((

@@ -9,11 +9,12 @@
 //! callee and no callee able to get one.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use futures_util::future::BoxFuture;
 use http::{HeaderName, HeaderValue, StatusCode};
-use mlua::{IntoLuaMulti, Lua, MultiValue, Value as LuaValue};
+use mlua::{IntoLuaMulti, Lua, MultiValue, Thread, Value as LuaValue, ffi};
 
 use super::bridge::CallData;
 use super::convert;
@@ -32,6 +33,21 @@ pub(crate) struct HeldState {
 pub(crate) struct LuaService {
     pub name: String,
     pub generation: Arc<Generation>,
+    /// Whether a call of this service has read `req.payload`. From then on the payload is
+    /// converted in the same protected pass that starts the call, which costs a good deal
+    /// less than the lazy field read (a metamethod, a Rust callback and a second protected
+    /// pass); a service that never reads its payload never has it parsed.
+    pub reads_payload: AtomicBool,
+}
+
+impl LuaService {
+    pub fn new(name: String, generation: Arc<Generation>) -> LuaService {
+        LuaService {
+            name,
+            generation,
+            reads_payload: AtomicBool::new(false),
+        }
+    }
 }
 
 impl DynService for LuaService {
@@ -44,16 +60,16 @@ impl DynService for LuaService {
         request: Request,
         ctx: Context,
     ) -> BoxFuture<'_, Result<Response, ServiceError>> {
-        Box::pin(run(Arc::clone(&self.generation), &self.name, request, ctx))
+        Box::pin(run(self, request, ctx))
     }
 }
 
 async fn run(
-    generation: Arc<Generation>,
-    name: &str,
+    service: &LuaService,
     request: Request,
     ctx: Context,
 ) -> Result<Response, ServiceError> {
+    let (generation, name) = (&service.generation, service.name.as_str());
     let held = ctx
         .held_lua()
         .filter(|held| held.generation == generation.id())
@@ -69,11 +85,18 @@ async fn run(
         generation: generation.id(),
         state: state.clone(),
     });
-    let call = state.calls().enter(CallData {
-        request,
-        ctx: ctx.clone(),
-    });
-    let (outcome, spoiled) = drive(&state, name, call.id(), &ctx).await;
+    let call = state.calls().enter(CallData::new(request, ctx.clone()));
+    // A payload that does not parse is left to the lazy read, which raises it as a 400 where
+    // the script reads it.
+    let payload = if service.reads_payload.load(Ordering::Relaxed) {
+        call.data().request.payload().ok()
+    } else {
+        None
+    };
+    let (outcome, spoiled) = drive(&state, name, call.id(), payload, &ctx).await;
+    if call.data().payload_read.load(Ordering::Relaxed) {
+        service.reads_payload.store(true, Ordering::Relaxed);
+    }
     drop(call);
     if spoiled && let Some(lease) = lease.as_mut() {
         lease.discard();
@@ -86,23 +109,31 @@ async fn drive(
     state: &LuaState,
     name: &str,
     id: u64,
+    payload: Option<&serde_json::Value>,
     ctx: &Context,
 ) -> (Result<Response, ServiceError>, bool) {
-    let started = state
-        .take_thread()
-        .and_then(|thread| Ok((thread, (name, id).into_lua_multi(state.lua())?)));
-    let (thread, mut args) = match started {
-        Ok(started) => started,
+    let thread = match state.take_thread() {
+        Ok(thread) => thread,
         Err(err) => return interpret(name, state, Err(err)),
     };
+    let mut result = match start(state, &thread, name, id, payload) {
+        Ok(Started::Empty(status)) if state.budget().tripped().is_none() => {
+            state.give_back_thread(thread);
+            return (empty_response(name, status), false);
+        }
+        // Reports the tripped budget.
+        Ok(Started::Empty(_)) => return interpret(name, state, Ok(MultiValue::new())),
+        Ok(Started::Yielded(values)) => Ok(values),
+        Err(err) => Err(err),
+    };
     loop {
-        let result = thread.resume::<MultiValue>(args);
         match result {
             Ok(values) if is_invoke_marker(values.front()) => {
-                args = match serve_invoke(state, ctx, values).await {
+                let args = match serve_invoke(state, ctx, values).await {
                     Ok(args) => args,
                     Err(err) => return interpret(name, state, Err(err)),
                 };
+                result = thread.resume::<MultiValue>(args);
             }
             other => {
                 let (outcome, spoiled) = interpret(name, state, other);
@@ -113,6 +144,114 @@ async fn drive(
             }
         }
     }
+}
+
+/// What the first resume of a call gave back.
+enum Started {
+    /// The service returned nothing, or a response with no payload and no headers: its
+    /// status. Most webhook services answer this way, so it skips building a `MultiValue`.
+    Empty(i64),
+    /// Anything else the coroutine yielded: an outcome for [`interpret`], or an invoke.
+    Yielded(MultiValue),
+}
+
+/// Starts a call in `thread` (a coroutine running the prelude's `worker`): pushes the
+/// service name, the call id and the payload, and resumes, all in one protected pass
+/// through the C API. mlua's `Thread::resume` would take a protected call for the name
+/// alone (strings are pushed under protection once a memory limit is set), and the lazy
+/// payload read another one from inside the call.
+fn start(
+    state: &LuaState,
+    thread: &Thread,
+    name: &str,
+    id: u64,
+    payload: Option<&serde_json::Value>,
+) -> mlua::Result<Started> {
+    let mut status = ffi::LUA_OK;
+    let mut empty = None;
+    // SAFETY: `exec_raw` runs the closure in a protected call with the array metatable at
+    // index 1 (as `push_json` needs) and the coroutine at index 2; mlua holds a reference
+    // to both, so they stay alive. The closure holds nothing that needs dropping, so a Lua
+    // error (out of memory) unwinding through it leaks nothing; it writes only the two
+    // plain locals it borrows. It leaves on the stack what `exec_raw` then returns: nothing
+    // (the empty fast path), the values the coroutine yielded, or the error it raised.
+    let values = unsafe {
+        state
+            .lua()
+            .exec_raw::<MultiValue>((state.array_mt(), thread), |lua_state| {
+                let co = ffi::lua_tothread(lua_state, 2);
+                ffi::lua_pushlstring(lua_state, name.as_ptr().cast(), name.len());
+                ffi::lua_pushinteger(lua_state, id as ffi::lua_Integer);
+                let mut nargs = 2;
+                if let Some(payload) = payload {
+                    convert::push_json(lua_state, payload, 0);
+                    nargs = 3;
+                }
+                if ffi::lua_checkstack(co, nargs) == 0 {
+                    ffi::lua_pushstring(lua_state, c"no stack space to start a call".as_ptr());
+                    ffi::lua_error(lua_state);
+                }
+                ffi::lua_xmove(lua_state, co, nargs);
+                ffi::lua_settop(lua_state, 0);
+                let mut nresults = 0;
+                status = ffi::lua_resume(co, lua_state, nargs, &mut nresults);
+                if status != ffi::LUA_OK && status != ffi::LUA_YIELD {
+                    // The error object is the coroutine's top value; the coroutine is dead.
+                    ffi::lua_xmove(co, lua_state, 1);
+                    return;
+                }
+                let first = ffi::lua_gettop(co) - nresults + 1;
+                let is_empty = nresults >= 3
+                    && ffi::lua_type(co, first) == ffi::LUA_TBOOLEAN
+                    && ffi::lua_toboolean(co, first) != 0
+                    && ffi::lua_isinteger(co, first + 1) != 0
+                    && ffi::lua_tointegerx(co, first + 1, std::ptr::null_mut()) == 0
+                    && ffi::lua_isinteger(co, first + 2) != 0
+                    && (nresults < 4 || ffi::lua_type(co, first + 3) == ffi::LUA_TNIL);
+                if is_empty {
+                    empty = Some(ffi::lua_tointegerx(co, first + 2, std::ptr::null_mut()));
+                } else {
+                    if ffi::lua_checkstack(lua_state, nresults) == 0 {
+                        ffi::lua_settop(co, 0);
+                        ffi::lua_pushstring(lua_state, c"too many results".as_ptr());
+                        ffi::lua_error(lua_state);
+                    }
+                    ffi::lua_xmove(co, lua_state, nresults);
+                }
+                // A yielded coroutine waits with an empty stack, as mlua leaves it.
+                ffi::lua_settop(co, 0);
+            })?
+    };
+    if status != ffi::LUA_OK && status != ffi::LUA_YIELD {
+        let message = match values.front() {
+            Some(value) => value.to_string().unwrap_or_else(|_| "an error".to_string()),
+            None => "an error".to_string(),
+        };
+        return Err(match status {
+            ffi::LUA_ERRMEM => mlua::Error::MemoryError(message),
+            _ => mlua::Error::RuntimeError(message),
+        });
+    }
+    Ok(match empty {
+        Some(status) => Started::Empty(status),
+        None => Started::Yielded(values),
+    })
+}
+
+/// The answer of a service that returned no payload.
+fn empty_response(name: &str, status: i64) -> Result<Response, ServiceError> {
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|status| StatusCode::from_u16(status).ok())
+        .ok_or_else(|| {
+            ServiceError::internal(anyhow::anyhow!(
+                "Lua service `{name}` returned a bad response: {status} is not an HTTP status"
+            ))
+        })?;
+    Ok(Response {
+        status,
+        ..Response::empty()
+    })
 }
 
 /// Runs what `ctx:invoke` or `ctx:invoke_async` asked for (`marker, what, id, name,

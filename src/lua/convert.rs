@@ -40,8 +40,13 @@ pub(crate) fn to_lua(lua: &Lua, array_mt: &Table, value: &Value) -> mlua::Result
 
 /// Pushes `value`; index 1 of the current frame holds the array metatable. Nesting deeper
 /// than [`MAX_DEPTH`] is cut off as null (serde_json's parser refuses it already).
-unsafe fn push_json(state: *mut ffi::lua_State, value: &Value, depth: usize) {
-    // SAFETY: the caller (`to_lua`) runs this inside a protected call; see there.
+///
+/// # Safety
+///
+/// Only inside a protected call (it may raise out of memory), with the array metatable at
+/// stack index 1.
+pub(super) unsafe fn push_json(state: *mut ffi::lua_State, value: &Value, depth: usize) {
+    // SAFETY: the caller runs this inside a protected call; see `to_lua`.
     unsafe {
         if depth > MAX_DEPTH || ffi::lua_checkstack(state, 4) == 0 {
             ffi::lua_pushnil(state);

@@ -220,10 +220,7 @@ impl Deployment {
             .map(|_| self.services.names().into_iter().collect())
             .unwrap_or_default();
         self.services.deploy(built.names.iter().map(|name| {
-            Arc::new(LuaService {
-                name: name.clone(),
-                generation: Arc::clone(&generation),
-            }) as Arc<dyn DynService>
+            Arc::new(LuaService::new(name.clone(), Arc::clone(&generation))) as Arc<dyn DynService>
         }));
         let after: BTreeSet<String> = built.names.iter().cloned().collect();
         let removed: Vec<&String> = before

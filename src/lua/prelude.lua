@@ -204,21 +204,13 @@ inlet.time = {
 }
 
 -- inlet.log.info("New issue created: %s", key): a format string when there are arguments.
--- Levels are numbers for raw.log: 0 debug, 1 info, 2 warn, 3 error.
-local raw_log = raw.log
-local function logger(level)
-    return function(message, ...)
-        if select("#", ...) > 0 then
-            message = format(message, ...)
-        end
-        raw_log(level, tostring(message))
-    end
-end
-inlet.log = { debug = logger(0), info = logger(1), warn = logger(2), error = logger(3) }
+-- The loggers are C functions (see api.rs) that format, apply `tostring` and log.
+inlet.log = { debug = raw.log_debug, info = raw.log_info, warn = raw.log_warn, error = raw.log_error }
+local log_info = raw.log_info
 G.print = function(...)
     local parts = table.pack(...)
     for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-    raw_log(1, table.concat(parts, "\t", 1, parts.n))
+    log_info(table.concat(parts, "\t", 1, parts.n))
 end
 
 -- inlet.expect(value, {"issueKey", "email", "amount:number", "note:string?"}): checks fields
@@ -448,12 +440,15 @@ local function finish(ok, result)
     return true, 1, 200, nil, result
 end
 
-local function dispatch(name, id)
+-- `payload` is the request's payload when Inlet hands it over with the call (see call.rs);
+-- when it is nil, `req.payload` is read on first use instead.
+local function dispatch(name, id, payload)
     local entry = services[name]
     if entry == nil then
         return false, "internal", 500, format("service %q is not defined in this Lua state", name)
     end
-    local request = setmetatable({ [RAW] = id }, request_mt)
+    -- Sized for both fields, so that reading the payload later does not grow the table.
+    local request = setmetatable({ [RAW] = id, payload = payload }, request_mt)
     local context = setmetatable({ [RAW] = id }, context_mt)
     return finish(rawxpcall(entry.handler, on_error, request, context))
 end
@@ -461,9 +456,9 @@ end
 -- The body of the coroutines Inlet runs calls in: it runs one call, yields its outcome,
 -- and waits for the next. Reusing a coroutine spares creating one, and growing its stack,
 -- for every call.
-local function worker(name, id)
+local function worker(name, id, payload)
     while true do
-        name, id = yield(dispatch(name, id))
+        name, id, payload = yield(dispatch(name, id, payload))
     end
 end
 

@@ -104,8 +104,14 @@ impl LuaState {
         // Calls allocate a few short-lived tables each; the generational collector handles
         // that pattern with less work than the incremental one, and letting the young
         // generation double before a minor collection halves the collector's share again.
+        // A major collection waits until memory is ten times what the last one left: at
+        // the default (double), a young generation allowed to double already crossed that
+        // line, so nearly every step was a full collection. The memory limit still holds,
+        // since Lua collects in full before it fails an allocation.
         lua.gc_set_mode(mlua::state::GcMode::Generational(
-            mlua::state::GcGenParams::default().minor_multiplier(100),
+            mlua::state::GcGenParams::default()
+                .minor_multiplier(100)
+                .minor_to_major(1000),
         ));
 
         let array_mt = lua.create_table()?;

@@ -59,6 +59,17 @@ end)
 service("test.check", function(req) return req:payload_as { "name:string", "count:integer?" } end)
 service("test.fail_structured", function() error(inlet.client_error(409, "already there")) end)
 service("test.bad_return", function() return { f = print } end)
+
+local kept
+service("test.calls", function(req)
+    log.info("call %d for %s", 1, req.payload.name)
+    log.warn(setmetatable({}, { __tostring = function() return "a table, logged" end }))
+    log.info("%s and %s make 100%%", "this", "that", "ignored")
+    log.info("%s%% and n=%d", "50", 3)
+    local stale_refused = kept ~= nil and not pcall(function() return kept.method end)
+    kept = req
+    return { name = req.payload.name, stale_refused = stale_refused }
+end)
 "#;
 
 fn config(extra: &str) -> String {
@@ -72,6 +83,7 @@ fn config(extra: &str) -> String {
         ("check", "/check"),
         ("fail_structured", "/fail_structured"),
         ("bad_return", "/bad_return"),
+        ("calls", "/calls"),
     ] {
         config.push_str(&format!(
             "[[channel]]\nname = \"{name}\"\npath = \"{path}\"\nservice = \"test.{name}\"\n"
@@ -204,5 +216,33 @@ async fn the_sandbox_hides_os_io_package_and_debug_unless_granted() {
     assert_eq!(answer.body["os"], "table");
     assert_eq!(answer.body["require"], "function");
     assert_eq!(answer.body["io"], "nil");
+    server.stop().await;
+}
+
+/// Later calls of a service that read its payload get it handed over with the call; a `req`
+/// kept from an earlier call can read nothing, even though its slot is reused; loggers
+/// format and apply `tostring`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_hand_over_payloads_and_forget_their_requests() {
+    let server = TestServer::start(App::new(), &config(""), &[("api.lua", SCRIPTS)]).await;
+    // One request at a time, so each call reuses the one idle state and its `kept`.
+    let first = server.post("/calls", r#"{"name": "a"}"#, &[]).await;
+    assert_eq!(
+        (first.status, first.body),
+        (200, json!({"name": "a", "stale_refused": false}))
+    );
+    for name in ["b", "c"] {
+        let answer = server
+            .post("/calls", &format!(r#"{{"name": "{name}"}}"#), &[])
+            .await;
+        assert_eq!(
+            (answer.status, answer.body),
+            (200, json!({"name": name, "stale_refused": true}))
+        );
+    }
+    wait_for_log(&[&first.cid, "call 1 for a"]).await;
+    wait_for_log(&[&first.cid, "WARN", "a table, logged"]).await;
+    wait_for_log(&[&first.cid, "this and that make 100%"]).await;
+    wait_for_log(&[&first.cid, "50% and n=3"]).await;
     server.stop().await;
 }
