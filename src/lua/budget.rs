@@ -10,14 +10,23 @@
 //! Once tripped, a budget stays tripped until it is armed again: every later hook raises the
 //! error again, and the sandbox's `pcall` re-raises it, so a script cannot catch its way past
 //! the limit.
+//!
+//! A call runs on a tokio worker thread, so a long one would hold that thread and the
+//! requests queued behind it. The budget also measures time slices: once a call has run for
+//! [`SLICE`] since it was last resumed, the hook yields its coroutine, and the call goes to
+//! the back of tokio's queue before it runs on (see `call::drive`).
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How often, in VM instructions, the hook charges the budget. Small enough to stop a
 /// runaway loop within microseconds of its limit, large enough to cost nothing measurable.
 pub(crate) const HOOK_EVERY: u32 = 1000;
+
+/// How long a call runs before it lets other work on its thread go first. Webhook services
+/// finish well within it; only loops and heavy computations reach it.
+pub(crate) const SLICE: Duration = Duration::from_millis(5);
 
 /// Which limit a call ran into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +48,11 @@ pub(crate) struct Budget {
     /// When the running call was armed, pushed forward by the time spent waiting.
     started: Mutex<Instant>,
     tripped: AtomicU8,
+    /// When the running coroutine was last resumed.
+    resumed: Mutex<Instant>,
+    /// The address of the coroutine Inlet last resumed: the only one the hook may yield,
+    /// since a yield in a script's own coroutine would return to the script, not to Inlet.
+    running: AtomicUsize,
 }
 
 impl Budget {
@@ -49,6 +63,8 @@ impl Budget {
             used: AtomicU64::new(0),
             started: Mutex::new(Instant::now()),
             tripped: AtomicU8::new(NOT_TRIPPED),
+            resumed: Mutex::new(Instant::now()),
+            running: AtomicUsize::new(0),
         }
     }
 
@@ -79,6 +95,28 @@ impl Budget {
             }
             None => Ok(()),
         }
+    }
+
+    /// Notes that Inlet is about to resume the coroutine at `coroutine` (its address), which
+    /// starts a new time slice.
+    pub fn resuming(&self, coroutine: *const std::ffi::c_void) {
+        self.running.store(coroutine as usize, Ordering::Relaxed);
+        *self.resumed.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    /// True, once per slice, when the coroutine has run for [`SLICE`] since it was resumed.
+    pub fn slice_over(&self) -> bool {
+        let mut resumed = self.resumed.lock().unwrap_or_else(|e| e.into_inner());
+        if resumed.elapsed() < SLICE {
+            return false;
+        }
+        *resumed = Instant::now();
+        true
+    }
+
+    /// The address of the coroutine Inlet last resumed.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
     }
 
     /// Leaves `waited` out of the running time: it was spent in another service.
@@ -128,6 +166,19 @@ mod tests {
         assert_eq!(budget.charge(0), Err(Trip::Instructions));
         budget.arm();
         assert!(budget.charge(1000).is_ok());
+    }
+
+    #[test]
+    fn a_slice_ends_once_per_slice_after_a_resume() {
+        let budget = Budget::new(u64::MAX, Duration::from_secs(60));
+        budget.resuming(std::ptr::null());
+        assert!(!budget.slice_over());
+        std::thread::sleep(SLICE + Duration::from_millis(2));
+        assert!(budget.slice_over());
+        assert!(!budget.slice_over(), "the next slice starts when one ends");
+        std::thread::sleep(SLICE + Duration::from_millis(2));
+        budget.resuming(std::ptr::null());
+        assert!(!budget.slice_over(), "a resume starts a fresh slice");
     }
 
     #[test]

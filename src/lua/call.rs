@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use futures_util::future::BoxFuture;
 use http::{HeaderName, HeaderValue, StatusCode};
+use mlua::thread::ThreadStatus;
 use mlua::{IntoLuaMulti, Lua, MultiValue, Thread, Value as LuaValue, ffi};
 
 use super::bridge::CallData;
@@ -116,6 +117,7 @@ async fn drive(
         Ok(thread) => thread,
         Err(err) => return interpret(name, state, Err(err)),
     };
+    state.budget().resuming(thread.to_pointer());
     let mut result = match start(state, &thread, name, id, payload) {
         Ok(Started::Empty(status)) if state.budget().tripped().is_none() => {
             state.give_back_thread(thread);
@@ -133,7 +135,17 @@ async fn drive(
                     Ok(args) => args,
                     Err(err) => return interpret(name, state, Err(err)),
                 };
+                state.budget().resuming(thread.to_pointer());
                 result = thread.resume::<MultiValue>(args);
+            }
+            // The hook ended the call's time slice (a finished call always yields values):
+            // other tasks on this thread go first, and the wait is not the call's running time.
+            Ok(values) if values.is_empty() && thread.status() == ThreadStatus::Resumable => {
+                let paused = Instant::now();
+                tokio::task::yield_now().await;
+                state.budget().exclude(paused.elapsed());
+                state.budget().resuming(thread.to_pointer());
+                result = thread.resume::<MultiValue>(());
             }
             other => {
                 let (outcome, spoiled) = interpret(name, state, other);

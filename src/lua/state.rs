@@ -94,7 +94,15 @@ impl LuaState {
         let hook_budget = Arc::clone(&budget);
         lua.set_global_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-            move |_, _| match hook_budget.charge(u64::from(HOOK_EVERY)) {
+            move |lua, _| match hook_budget.charge(u64::from(HOOK_EVERY)) {
+                // Yield only the coroutine Inlet resumed (see budget.rs); mlua yields only
+                // where Lua can (not across a C call), and runs on otherwise.
+                Ok(())
+                    if hook_budget.slice_over()
+                        && lua.current_thread().to_pointer() as usize == hook_budget.running() =>
+                {
+                    Ok(VmState::Yield)
+                }
                 Ok(()) => Ok(VmState::Continue),
                 Err(trip) => Err(mlua::Error::runtime(hook_budget.describe(trip))),
             },

@@ -23,6 +23,13 @@ service("test.hog", function()
     while true do t[#t + 1] = string.rep("x", 64 * 1024) .. #t end
 end)
 service("test.ok", function() return { ok = true } end)
+-- Long enough to span several time slices, inside a script's own coroutine and a pcall.
+local function sum(n) local total = 0 for i = 1, n do total = total + i end return total end
+service("test.own_coroutine", function()
+    local co = coroutine.wrap(function() return sum(3000000) end)
+    local ok, pcalled = pcall(sum, 3000000)
+    return { wrapped = co(), ok = ok, pcalled = pcalled }
+end)
 
 service("test.fails", function() error("boom in the callee") end)
 service("test.rejects", function() error(inlet.bad_request("callee says no")) end)
@@ -44,6 +51,7 @@ fn config(limits: &str) -> String {
         "sneaky_loop",
         "hog",
         "ok",
+        "own_coroutine",
         "invoke_fails",
         "invoke_rejects",
         "invoke_loops",
@@ -116,6 +124,51 @@ async fn the_server_stays_responsive_while_a_loop_runs_until_its_time_limit() {
         "the healthy requests were answered only after the loop stopped"
     );
     wait_for_log(&["test.announced_loop", "time_limit"]).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_calls_keep_their_meaning_across_time_slices() {
+    let limits = "max_instructions = 1_000_000_000";
+    let server = TestServer::start(App::new(), &config(limits), &[("s.lua", SCRIPTS)]).await;
+    let answer = server.post("/own_coroutine", "{}", &[]).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(
+        answer.body,
+        json!({"wrapped": 4_500_001_500_000u64, "ok": true, "pcalled": 4_500_001_500_000u64})
+    );
+    server.stop().await;
+}
+
+/// One tokio worker thread: a loop that held it would stall every other request (and the
+/// test's own client) until its time limit. Time slices let the healthy requests through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_loop_shares_its_thread_with_other_requests() {
+    let limits = "max_instructions = 1_000_000_000_000\ntime_limit = \"4s\"";
+    let server = TestServer::start(App::new(), &config(limits), &[("s.lua", SCRIPTS)]).await;
+    let looping = {
+        let client = server.client.clone();
+        let url = format!("{}/announced_loop", server.base);
+        tokio::spawn(async move {
+            let status = client.post(url).body("{}").send().await.map(|r| r.status());
+            (status, Instant::now())
+        })
+    };
+    wait_for_log(&["announced loop is running"]).await;
+    let started = Instant::now();
+    for _ in 0..5 {
+        let answer = server.post("/ok", "{}", &[]).await;
+        assert_eq!(answer.status, 200);
+    }
+    let healthy_done = Instant::now();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "five healthy requests took {:?} beside the loop",
+        started.elapsed()
+    );
+    let (status, loop_done) = looping.await.unwrap();
+    assert_eq!(status.unwrap().as_u16(), 504);
+    assert!(healthy_done < loop_done);
     server.stop().await;
 }
 
