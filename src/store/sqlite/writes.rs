@@ -135,14 +135,16 @@ pub(super) fn claim(conn: &Connection, req: &ClaimRequest) -> Result<Claimed, St
     expire_leases(conn, req.now, None)?;
     let mut rows = Vec::new();
     {
+        // By rowid: the due index holds it, so each claimed row is found without a second
+        // lookup through the id index.
         let mut stmt = conn
             .prepare_cached(
                 "UPDATE jobs
                  SET state = 'running', attempts = attempts + 1, lease_owner = ?1,
                      lease_expires_at = ?2, updated_at = ?3
-                 WHERE id IN (SELECT id FROM jobs
-                              WHERE state = 'pending' AND next_attempt_at <= ?3
-                              ORDER BY next_attempt_at LIMIT ?4)
+                 WHERE rowid IN (SELECT rowid FROM jobs
+                                 WHERE state = 'pending' AND next_attempt_at <= ?3
+                                 ORDER BY next_attempt_at LIMIT ?4)
                  RETURNING id, cid, service, input, payload, attempts, max_attempts",
             )
             .map_err(classify)?;
