@@ -244,8 +244,10 @@ impl SqliteStore {
                     ROW_WEIGHT * maintenance::CHUNK as usize,
                     true,
                     move |conn| {
-                        let count = maintenance::replay_scan(conn, &scan, &mut cursor, now)?;
-                        Ok((count, cursor))
+                        // A copy per run: the writer may run this more than once.
+                        let mut next = cursor.clone();
+                        let count = maintenance::replay_scan(conn, &scan, &mut next, now)?;
+                        Ok((count, next))
                     },
                 )
                 .await?;

@@ -1,5 +1,7 @@
-//! The SQL of every write. Each function runs on the writer thread inside a savepoint of
-//! the current group-commit transaction (see `writer`), so it may assume it is alone.
+//! The SQL of every write. Each function runs on the writer thread inside the current
+//! group-commit transaction (see `writer`), so it may assume it is alone. A function that
+//! fails for its own reasons may leave rows half-written: the writer rolls the transaction
+//! back and runs the batch again without it.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
