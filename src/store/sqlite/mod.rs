@@ -156,6 +156,18 @@ impl SqliteStore {
             .await
     }
 
+    pub(super) async fn complete_all(
+        &self,
+        done: Vec<Completion>,
+    ) -> Result<Vec<Completed>, StoreError> {
+        self.inner
+            .writer
+            .write(ROW_WEIGHT * done.len(), false, move |conn| {
+                done.iter().map(|one| writes::complete(conn, one)).collect()
+            })
+            .await
+    }
+
     pub(super) async fn release(&self, owner: String, now: UnixMs) -> Result<u64, StoreError> {
         self.inner
             .writer
