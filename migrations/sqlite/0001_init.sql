@@ -2,8 +2,11 @@
 -- Times are unix milliseconds. Text states keep the file readable with the sqlite3 shell.
 
 -- One accepted inbound request, stored exactly as received. Never updated.
+-- Keyed by arrival time: every time-ordered read (lists newest first, retention, replays
+-- since a time) walks the table itself, so an insert writes the table and one index (by
+-- cid) rather than the four b-trees a rowid table with time indexes would.
 CREATE TABLE events (
-    cid             TEXT PRIMARY KEY,
+    cid             TEXT NOT NULL,
     channel         TEXT NOT NULL,
     method          TEXT NOT NULL,
     path            TEXT NOT NULL,
@@ -14,10 +17,10 @@ CREATE TABLE events (
     peer            TEXT NOT NULL,
     received_at     INTEGER NOT NULL,
     dedup_key       TEXT,
-    dedup_window_ms INTEGER
-);
-CREATE INDEX events_received ON events (received_at);
-CREATE INDEX events_channel_received ON events (channel, received_at);
+    dedup_window_ms INTEGER,
+    PRIMARY KEY (received_at, cid)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX events_cid ON events (cid);
 
 -- Dedup keys live apart from events so that a key can expire (and be taken over by a
 -- new event) without touching the event it first pointed at, and so that purging an

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::clock::jitter;
@@ -111,10 +112,11 @@ async fn run(pool: Arc<Pool>, job: ClaimedJob, slot: OwnedSemaphorePermit) {
     };
     let finished_at = pool.config.clock.now();
     // The service is done, so its slot is free for the next job even before the attempt
-    // is recorded. The completion and the dispatcher's next claim then reach the store's
-    // writer together and usually share one group commit, instead of paying a commit
-    // each. Completions in flight stay bounded (about twice the concurrency): a claim is
-    // answered only after the writer has committed every completion queued ahead of it.
+    // is recorded. The completion goes to the pool's recorder, which writes whatever
+    // completions are waiting as one store write; that write and the dispatcher's next
+    // claim usually share one group commit. Completions in flight stay bounded (about
+    // twice the concurrency): a claim is answered only after the writer has committed
+    // every write queued ahead of it, and the recorder's queue is bounded too.
     drop(slot);
     let next = next_step(number, outcome, finished_at, max_attempts, &policy.retry);
 
@@ -128,38 +130,98 @@ async fn run(pool: Arc<Pool>, job: ClaimedJob, slot: OwnedSemaphorePermit) {
         error: error.clone(),
         next,
     };
-    match pool.store.complete(completion).await {
-        Ok(Completed::Recorded) => match next {
-            Next::Done => tracing::debug!(message = "Job done."),
-            Next::Retry { at } => {
-                tracing::info!(
-                    message = "Job attempt failed; will retry.",
-                    outcome = outcome.as_str(),
-                    error = error.as_deref().unwrap_or(""),
-                    retry_at = at
-                )
+    let record = Record {
+        completion,
+        span: tracing::Span::current(),
+    };
+    if pool.recorder.send(record).await.is_err() {
+        // Only after a hard stop; the job stays leased and runs again.
+        tracing::warn!(
+            message = "Could not record a job attempt; it will run again after its lease expires."
+        );
+    }
+}
+
+/// A finished attempt on its way to the store, with the job's span to log its fate under.
+pub(super) struct Record {
+    completion: Completion,
+    span: tracing::Span,
+}
+
+/// Records finished attempts in batches: one store write for whatever is waiting, instead
+/// of a write (a closure, a queue slot and a wake-up on the writer) per job. Runs until
+/// `stop` is cancelled, then records what is left and returns.
+pub(super) async fn record(
+    pool: Arc<Pool>,
+    mut queue: mpsc::Receiver<Record>,
+    stop: CancellationToken,
+) {
+    let mut batch = Vec::new();
+    loop {
+        tokio::select! {
+            biased;
+            got = queue.recv_many(&mut batch, RECORD_BATCH) => if got == 0 { return },
+            _ = stop.cancelled() => {
+                // Every job task has finished (see `dispatch`), so all that is left is
+                // already queued.
+                while let Ok(record) = queue.try_recv() {
+                    batch.push(record);
+                }
+                if !batch.is_empty() {
+                    record_batch(&pool, std::mem::take(&mut batch)).await;
+                }
+                return;
             }
-            Next::Dead => {
-                tracing::warn!(
-                    message = "Job is dead.",
-                    outcome = outcome.as_str(),
-                    error = error.as_deref().unwrap_or("")
-                )
-            }
-        },
-        Ok(Completed::LeaseLost) => {
-            tracing::warn!(
-                message =
-                    "Job lease was lost before the attempt was recorded; another worker has it."
-            )
         }
-        Err(error) => {
-            // The job stays leased; when the lease runs out it is claimed again.
-            tracing::warn!(message = "Could not record a job attempt; it will run again after its lease expires.", %error)
+        record_batch(&pool, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// Completions per store write, at most.
+const RECORD_BATCH: usize = 256;
+
+async fn record_batch(pool: &Pool, batch: Vec<Record>) {
+    let completions = batch.iter().map(|r| r.completion.clone()).collect();
+    let answers = pool.store.complete_all(completions).await;
+    let mut retried = false;
+    for (index, record) in batch.into_iter().enumerate() {
+        let Record { completion, span } = record;
+        let _entered = span.enter();
+        let next = completion.next;
+        retried |= matches!(next, Next::Retry { .. });
+        let error = completion.error.as_deref().unwrap_or("");
+        match answers.as_ref().map(|answers| answers[index]) {
+            Ok(Completed::Recorded) => match next {
+                Next::Done => tracing::debug!(message = "Job done."),
+                Next::Retry { at } => {
+                    tracing::info!(
+                        message = "Job attempt failed; will retry.",
+                        outcome = completion.outcome.as_str(),
+                        error,
+                        retry_at = at
+                    )
+                }
+                Next::Dead => {
+                    tracing::warn!(
+                        message = "Job is dead.",
+                        outcome = completion.outcome.as_str(),
+                        error
+                    )
+                }
+            },
+            Ok(Completed::LeaseLost) => {
+                tracing::warn!(
+                    message = "Job lease was lost before the attempt was recorded; another worker has it."
+                )
+            }
+            Err(error) => {
+                // The job stays leased; when the lease runs out it is claimed again.
+                tracing::warn!(message = "Could not record a job attempt; it will run again after its lease expires.", %error)
+            }
         }
     }
-    if matches!(next, Next::Retry { .. }) {
-        // The retry may be due before the pool's next wake-up: let it recompute.
+    if retried {
+        // A retry may be due before the pool's next wake-up: let it recompute.
         pool.retry_scheduled.notify_one();
     }
 }

@@ -9,13 +9,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::config::WorkerConfig;
-use super::run::{Runner, attempt};
+use super::run::{Record, Runner, attempt, record};
 use crate::store::{ClaimRequest, Store};
 
 /// After a failed claim (store unavailable), the dispatcher waits this long, doubling up
@@ -31,6 +31,8 @@ pub(super) struct Pool {
     pub hard_stop: CancellationToken,
     /// A job task scheduled a retry, which may be due before the dispatcher's wake-up.
     pub retry_scheduled: Notify,
+    /// Finished attempts, on their way to the recorder (`run::record`).
+    pub recorder: mpsc::Sender<Record>,
 }
 
 /// A running worker pool.
@@ -48,15 +50,21 @@ impl Workers {
         config: WorkerConfig,
         shutdown: CancellationToken,
     ) -> Workers {
+        // Room for every running job's completion twice over; a full queue makes job tasks
+        // wait, which holds the pool back while the store is slow.
+        let (recorder, queue) = mpsc::channel(2 * config.concurrency.max(1));
         let pool = Arc::new(Pool {
             store,
             runner,
             config,
             hard_stop: CancellationToken::new(),
             retry_scheduled: Notify::new(),
+            recorder,
         });
+        let stop_recording = CancellationToken::new();
+        let recording = tokio::spawn(record(Arc::clone(&pool), queue, stop_recording.clone()));
         Workers {
-            dispatcher: tokio::spawn(dispatch(pool, shutdown)),
+            dispatcher: tokio::spawn(dispatch(pool, shutdown, recording, stop_recording)),
         }
     }
 
@@ -68,7 +76,12 @@ impl Workers {
     }
 }
 
-async fn dispatch(pool: Arc<Pool>, shutdown: CancellationToken) {
+async fn dispatch(
+    pool: Arc<Pool>,
+    shutdown: CancellationToken,
+    recording: JoinHandle<()>,
+    stop_recording: CancellationToken,
+) {
     let config = &pool.config;
     let clock = config.clock;
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
@@ -166,6 +179,12 @@ async fn dispatch(pool: Arc<Pool>, shutdown: CancellationToken) {
     {
         pool.hard_stop.cancel();
         jobs.wait().await;
+    }
+    // Every job task is done; the attempts they finished are recorded before the release,
+    // which would otherwise put finished jobs back to pending.
+    stop_recording.cancel();
+    if let Err(error) = recording.await {
+        tracing::error!(message = "The job recorder failed.", %error);
     }
     match pool.store.release(&config.owner, clock.now()).await {
         Ok(0) => {}

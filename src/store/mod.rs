@@ -130,6 +130,15 @@ impl Store {
         }
     }
 
+    /// Records several attempts in one write, each as [`Store::complete`] would; the answers
+    /// are in the same order. Workers record their finished jobs this way, so a busy pool
+    /// costs the writer one write per batch of jobs rather than one per job.
+    pub async fn complete_all(&self, done: Vec<Completion>) -> Result<Vec<Completed>, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.complete_all(done).await,
+        }
+    }
+
     /// Graceful shutdown: puts the jobs `owner` still runs back to pending, due at `now`,
     /// without counting the interrupted attempt. Returns how many.
     pub async fn release(&self, owner: &str, now: UnixMs) -> Result<u64, StoreError> {

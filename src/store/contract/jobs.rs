@@ -288,3 +288,28 @@ pub(crate) async fn conflicting_cid_fails_alone(env: &Env) {
     assert_eq!(other.unwrap(), Accepted::Stored);
     assert_eq!(stats(store).await, (2, [2, 0, 0, 0]));
 }
+
+pub(crate) async fn complete_all_records_each(env: &Env) {
+    let store = &env.store;
+    accept_one(store, "cid-1", "c", T0, 5).await;
+    accept_one(store, "cid-2", "c", T0, 5).await;
+    accept_one(store, "cid-3", "c", T0, 5).await;
+    let mut claimed = store.claim(claim_req("w1", T0, 10)).await.unwrap().jobs;
+    claimed.sort_by(|a, b| a.cid.cmp(&b.cid));
+    let done = vec![
+        completion(&claimed[0], "w1", T0 + 10, Outcome::Ok, Next::Done),
+        // Another owner's report is fenced off, without failing the others.
+        completion(&claimed[1], "w2", T0 + 10, Outcome::Ok, Next::Done),
+        completion(&claimed[2], "w1", T0 + 10, Outcome::Error, Next::Dead),
+    ];
+    assert_eq!(
+        store.complete_all(done).await.unwrap(),
+        [
+            Completed::Recorded,
+            Completed::LeaseLost,
+            Completed::Recorded
+        ]
+    );
+    assert_eq!(stats(store).await, (3, [0, 1, 1, 1]));
+    assert_eq!(store.complete_all(Vec::new()).await.unwrap(), []);
+}

@@ -58,6 +58,7 @@ macro_rules! contract_suite {
             purge_dead_removes_chains,
             unavailable_then_recovers,
             conflicting_cid_fails_alone,
+            complete_all_records_each,
         );
     };
     (@tests $setup:path; $($name:ident),* $(,)?) => {

@@ -156,6 +156,18 @@ impl SqliteStore {
             .await
     }
 
+    pub(super) async fn complete_all(
+        &self,
+        done: Vec<Completion>,
+    ) -> Result<Vec<Completed>, StoreError> {
+        self.inner
+            .writer
+            .write(ROW_WEIGHT * done.len(), false, move |conn| {
+                done.iter().map(|one| writes::complete(conn, one)).collect()
+            })
+            .await
+    }
+
     pub(super) async fn release(&self, owner: String, now: UnixMs) -> Result<u64, StoreError> {
         self.inner
             .writer
@@ -244,8 +256,10 @@ impl SqliteStore {
                     ROW_WEIGHT * maintenance::CHUNK as usize,
                     true,
                     move |conn| {
-                        let count = maintenance::replay_scan(conn, &scan, &mut cursor, now)?;
-                        Ok((count, cursor))
+                        // A copy per run: the writer may run this more than once.
+                        let mut next = cursor.clone();
+                        let count = maintenance::replay_scan(conn, &scan, &mut next, now)?;
+                        Ok((count, next))
                     },
                 )
                 .await?;

@@ -8,11 +8,15 @@
 //! caller through its oneshot. A caller therefore never hears "ok" before its data is on
 //! disk, and one fsync covers the whole batch.
 //!
-//! Each write runs inside its own `SAVEPOINT`, so a write that fails for its own reasons (a
-//! conflicting id) is rolled back alone and the rest of the batch still commits. A failure
-//! of the store itself (full disk, lock timeout, I/O) rolls back the whole batch and every
-//! caller in it hears "unavailable"; the thread then waits for the next write and tries
-//! again, so the store recovers by itself once the condition clears.
+//! A write that fails for its own reasons (a conflicting id) must not take the rest of the
+//! batch with it. Writes run without a savepoint each (two more statements per write, on
+//! the hottest path); when one fails, the whole transaction is rolled back and the batch
+//! runs again without it. A write is a pure function of the database state, so running it
+//! again gives the same result, and its caller hears only the final run's answer. Own
+//! failures are rare (they are bugs or operator mistakes), so the rerun costs nothing in
+//! practice. A failure of the store itself (full disk, lock timeout, I/O) rolls back the
+//! whole batch and every caller in it hears "unavailable"; the thread then waits for the
+//! next write and tries again, so the store recovers by itself once the condition clears.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
@@ -78,15 +82,17 @@ impl Writer {
 
     /// Runs `work` inside the next group-commit transaction and returns its result once
     /// that transaction has committed. `weight` is the approximate number of bytes the
-    /// write adds; `wakes` says whether it makes jobs due.
+    /// write adds; `wakes` says whether it makes jobs due. `work` may run more than once
+    /// (see the module doc), each time from the same database state, so it must not keep
+    /// state of its own between runs.
     pub async fn write<T, F>(&self, weight: usize, wakes: bool, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let op = Op {
-            work: Some(work),
+            work,
             result: None,
             reply,
             weight,
@@ -155,11 +161,22 @@ enum Msg {
     Close(oneshot::Sender<()>),
 }
 
+/// How one run of a write went.
+enum Applied {
+    Done,
+    /// The write failed for its own reasons; its error is kept for [`WriteOp::finish`], and
+    /// the transaction must be rolled back, since the write may have changed some rows.
+    Failed,
+}
+
 /// One caller's write, as the batch loop sees it.
 trait WriteOp: Send {
-    /// Runs the write in its savepoint. An `Err` means the store itself failed and the
-    /// whole batch must roll back; the write's own failures are kept for [`finish`].
-    fn apply(&mut self, conn: &Connection) -> Result<(), StoreError>;
+    /// Runs the write. An `Err` means the store itself failed and the whole batch must
+    /// roll back.
+    fn apply(&mut self, conn: &Connection) -> Result<Applied, StoreError>;
+    /// The write failed for its own reasons in an earlier run of this batch; it is left
+    /// out of the next run.
+    fn failed(&self) -> bool;
     /// Answers the caller once the batch's fate is known.
     fn finish(self: Box<Self>, batch: &Result<(), StoreError>);
     fn weight(&self) -> usize;
@@ -167,7 +184,7 @@ trait WriteOp: Send {
 }
 
 struct Op<T, F> {
-    work: Option<F>,
+    work: F,
     result: Option<Result<T, StoreError>>,
     reply: oneshot::Sender<Result<T, StoreError>>,
     weight: usize,
@@ -177,16 +194,12 @@ struct Op<T, F> {
 impl<T, F> WriteOp for Op<T, F>
 where
     T: Send,
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+    F: Fn(&Connection) -> Result<T, StoreError> + Send,
 {
-    fn apply(&mut self, conn: &Connection) -> Result<(), StoreError> {
-        let Some(work) = self.work.take() else {
-            return Ok(());
-        };
-        exec(conn, "SAVEPOINT op")?;
+    fn apply(&mut self, conn: &Connection) -> Result<Applied, StoreError> {
         // A panic here is a bug in a query function; it must not take the writer thread
         // (and with it every later write) down.
-        let outcome = catch_unwind(AssertUnwindSafe(|| work(conn))).unwrap_or_else(|_| {
+        let outcome = catch_unwind(AssertUnwindSafe(|| (self.work)(conn))).unwrap_or_else(|_| {
             Err(StoreError::Backend {
                 message: "a store write panicked".into(),
                 source: None,
@@ -194,18 +207,19 @@ where
         });
         match outcome {
             Ok(value) => {
-                exec(conn, "RELEASE op")?;
                 self.result = Some(Ok(value));
-                Ok(())
+                Ok(Applied::Done)
             }
             Err(err) if err.is_unavailable() => Err(err),
             Err(err) => {
-                exec(conn, "ROLLBACK TO op")?;
-                exec(conn, "RELEASE op")?;
                 self.result = Some(Err(err));
-                Ok(())
+                Ok(Applied::Failed)
             }
         }
+    }
+
+    fn failed(&self) -> bool {
+        matches!(self.result, Some(Err(_)))
     }
 
     fn finish(self: Box<Self>, batch: &Result<(), StoreError>) {
@@ -293,15 +307,21 @@ fn run(
     }
 }
 
-/// Runs one batch in one transaction.
+/// Runs one batch in one transaction; see the module doc for a write that fails.
 fn commit(conn: &Connection, batch: &mut [Box<dyn WriteOp>]) -> Result<(), StoreError> {
-    // IMMEDIATE takes the write lock up front, so a busy database is detected here (after
-    // the busy timeout) and not half-way through the batch.
-    exec(conn, "BEGIN IMMEDIATE")?;
-    for op in batch.iter_mut() {
-        op.apply(conn)?;
+    // Each rerun leaves out at least one more failed write, so this ends.
+    'run: loop {
+        // IMMEDIATE takes the write lock up front, so a busy database is detected here
+        // (after the busy timeout) and not half-way through the batch.
+        exec(conn, "BEGIN IMMEDIATE")?;
+        for op in batch.iter_mut().filter(|op| !op.failed()) {
+            if let Applied::Failed = op.apply(conn)? {
+                exec(conn, "ROLLBACK")?;
+                continue 'run;
+            }
+        }
+        return exec(conn, "COMMIT");
     }
-    exec(conn, "COMMIT")
 }
 
 /// Leaves the connection outside any transaction after a failed batch. SQLite rolls back

@@ -1,5 +1,7 @@
-//! The SQL of every write. Each function runs on the writer thread inside a savepoint of
-//! the current group-commit transaction (see `writer`), so it may assume it is alone.
+//! The SQL of every write. Each function runs on the writer thread inside the current
+//! group-commit transaction (see `writer`), so it may assume it is alone. A function that
+//! fails for its own reasons may leave rows half-written: the writer rolls the transaction
+//! back and runs the batch again without it.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -135,14 +137,16 @@ pub(super) fn claim(conn: &Connection, req: &ClaimRequest) -> Result<Claimed, St
     expire_leases(conn, req.now, None)?;
     let mut rows = Vec::new();
     {
+        // By rowid: the due index holds it, so each claimed row is found without a second
+        // lookup through the id index.
         let mut stmt = conn
             .prepare_cached(
                 "UPDATE jobs
                  SET state = 'running', attempts = attempts + 1, lease_owner = ?1,
                      lease_expires_at = ?2, updated_at = ?3
-                 WHERE id IN (SELECT id FROM jobs
-                              WHERE state = 'pending' AND next_attempt_at <= ?3
-                              ORDER BY next_attempt_at LIMIT ?4)
+                 WHERE rowid IN (SELECT rowid FROM jobs
+                                 WHERE state = 'pending' AND next_attempt_at <= ?3
+                                 ORDER BY next_attempt_at LIMIT ?4)
                  RETURNING id, cid, service, input, payload, attempts, max_attempts",
             )
             .map_err(classify)?;
