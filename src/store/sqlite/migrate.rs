@@ -18,7 +18,10 @@ pub(super) struct Migration {
     pub sql: &'static str,
 }
 
-/// Every migration, in order. Append only: an applied migration is never edited.
+/// Every migration, in order. Append only: an applied migration is never edited. (The one
+/// exception: before any release, `0001_init.sql` was rewritten in place to key events by
+/// arrival time; stores made by earlier development builds keep the old layout, which every
+/// query still serves. From the first release on, changes are new migrations.)
 pub(super) const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "init",
