@@ -35,6 +35,10 @@ pub(crate) async fn serve_connections(
         .keep_alive(true)
         .max_buf_size(64 * 1024);
     let graceful = GracefulShutdown::new();
+    // Every connection's task, so that those still open when the grace period ends can be
+    // aborted, which closes their sockets and drops their requests' futures. (An embedding
+    // program keeps its runtime after `serve` returns; they would otherwise run on.)
+    let mut connections = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
 
     loop {
@@ -65,7 +69,9 @@ pub(crate) async fn serve_connections(
             async move { Ok::<_, Infallible>(answer.await) }
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
+        // Reap the finished ones first, so that the set holds only live connections.
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
@@ -81,7 +87,13 @@ pub(crate) async fn serve_connections(
     );
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
-        () = tokio::time::sleep(grace) => tracing::warn!("grace period over; closing the remaining connections"),
+        () = tokio::time::sleep(grace) => {
+            tracing::warn!(
+                connections = connections.len(),
+                "grace period over; closing the remaining connections"
+            );
+            connections.abort_all();
+        }
     }
     stop_began
 }

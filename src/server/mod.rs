@@ -1,9 +1,9 @@
 //! A server built from a checked config and a set of services, ready to serve a listener.
 //!
 //! [`Server::serve`] opens the store, starts the worker pool and the retention task, serves
-//! until told to stop, and then shuts down in order: stop accepting, finish in-flight
-//! requests (each answered only after its commit), let running jobs finish within the
-//! grace period, and close the store, which commits what is still queued.
+//! until told to stop, and then shuts down: at the stop signal it stops accepting and stops
+//! claiming jobs; in-flight requests (each answered only after its commit) and running jobs
+//! then share one grace period; the store closes last, committing what is still queued.
 
 mod jobs;
 
@@ -119,18 +119,22 @@ impl Server {
         });
 
         let stopping = CancellationToken::new();
+        let stop_jobs = CancellationToken::new();
         let admin = admin.map(|listener| {
             if let Ok(address) = listener.local_addr() {
                 tracing::info!(%address, "serving /metrics, /healthz and /readyz");
             }
             ops::spawn(listener, metrics, stopping.clone())
         });
+        // One grace period for everything: from the stop signal on, /readyz says so, the
+        // listener drains its requests, and the workers stop claiming and give their running
+        // jobs the grace period, all at once rather than one after the other.
         let shutdown = async {
             shutdown.await;
             stopping.cancel();
+            stop_jobs.cancel();
         };
 
-        let stop_jobs = CancellationToken::new();
         let pool = worker_settings.enabled.then(|| {
             let gateway = Arc::clone(&gateway);
             let runner = move |job| run_job(Arc::clone(&gateway), job);
@@ -158,9 +162,8 @@ impl Server {
         if let Some(watcher) = watcher {
             watcher.abort();
         }
-        // Every request has been answered, so every acknowledged event is committed. Jobs
-        // get what is left of the grace period; the pool releases the unfinished ones.
-        stop_jobs.cancel();
+        // Every request has been answered, so every acknowledged event is committed. The
+        // workers have been stopping since the signal; the pool releases unfinished jobs.
         if let Some(pool) = pool {
             pool.join().await;
         }

@@ -40,3 +40,55 @@ service = "test.sleeps"
     );
     server.stop().await;
 }
+
+/// One grace period covers both a slow request and a slow background job: they drain at
+/// the same time, so the stop takes about the grace period, not twice it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_and_jobs_share_one_grace_period() {
+    let config = r#"
+[server]
+shutdown_grace = "1s"
+
+[[channel]]
+name = "sleeps"
+path = "/sleeps"
+service = "test.sleeps"
+
+[[channel]]
+name = "sleeps-later"
+path = "/sleeps-later"
+mode = "async"
+service = "test.sleeps"
+"#;
+    let mut server = TestServer::start(services::app(), config).await;
+    let queued = client()
+        .post(server.url("/sleeps-later"))
+        .body(r#"{"ms": 10000}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status().as_u16(), 202);
+    let url = server.url("/sleeps");
+    let in_flight =
+        tokio::spawn(async move { client().post(url).body(r#"{"ms": 10000}"#).send().await });
+    // Both the request and the job are running by now.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let stopping = std::time::Instant::now();
+    server.signal_stop();
+    server.stop().await;
+    let took = stopping.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_millis(1800),
+        "the stop took {took:?} with a grace period of 1 s"
+    );
+    let cut = std::time::Instant::now();
+    assert!(
+        in_flight.await.unwrap().is_err(),
+        "the slow request was cut off"
+    );
+    assert!(
+        cut.elapsed() < Duration::from_secs(2),
+        "its connection stayed open for {:?} after the stop",
+        cut.elapsed()
+    );
+}
