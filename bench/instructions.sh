@@ -33,10 +33,10 @@ server=$!
 trap 'kill -9 "$server" 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.2; done
 wrk -t1 -c16 -d3s -s bench/post.lua "http://127.0.0.1:$port$path" >/dev/null
-callgrind_control -i on "$server" >/dev/null
+callgrind_control -i on "$server" >/dev/null 2>&1
 out=$(wrk -t1 -c16 -d8s -s bench/post.lua "http://127.0.0.1:$port$path")
-callgrind_control -i off "$server" >/dev/null
-callgrind_control -d "$server" >/dev/null
+callgrind_control -i off "$server" >/dev/null 2>&1
+callgrind_control -d "$server" >/dev/null 2>&1
 requests=$(echo "$out" | awk '/requests in/{print $1}')
 dump=$(ls -S "$out_file"* | head -1)
 total=$(callgrind_annotate "$dump" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1}')
