@@ -30,22 +30,7 @@ impl BasicCheck {
     }
 
     pub fn check(&self, headers: &HeaderMap) -> Result<(), Failure> {
-        let value = headers
-            .get(http::header::AUTHORIZATION)
-            .ok_or_else(|| Failure::MissingHeader("Authorization".to_string()))?;
-        let encoded = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                let (scheme, rest) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("basic").then_some(rest.trim())
-            })
-            .ok_or_else(|| Failure::Malformed("Authorization is not `Basic …`".to_string()))?;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|_| {
-                Failure::Malformed("Authorization credentials are not base64".to_string())
-            })?;
+        let decoded = credentials(headers)?;
         let (user, password) = match decoded.iter().position(|&b| b == b':') {
             Some(colon) => (&decoded[..colon], &decoded[colon + 1..]),
             None => {
@@ -63,4 +48,23 @@ impl BasicCheck {
             Err(Failure::NoMatch("wrong username or password".to_string()))
         }
     }
+}
+
+/// The decoded `user:password` bytes of an `Authorization: Basic …` header; shared with the
+/// presets that take basic auth.
+pub(crate) fn credentials(headers: &HeaderMap) -> Result<Vec<u8>, Failure> {
+    let value = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| Failure::MissingHeader("Authorization".to_string()))?;
+    let encoded = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("basic").then_some(rest.trim())
+        })
+        .ok_or_else(|| Failure::Malformed("Authorization is not `Basic …`".to_string()))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| Failure::Malformed("Authorization credentials are not base64".to_string()))
 }

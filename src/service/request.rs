@@ -101,15 +101,8 @@ impl Request {
         let body =
             Bytes::from(serde_json::to_vec(&payload).expect("a JSON value always serialises"));
         Request {
-            method: Method::POST,
-            path: String::new(),
-            query: String::new(),
-            params: Vec::new(),
-            headers: HeaderMap::new(),
-            body,
-            peer: None,
-            format: DataFormat::Json,
             payload: OnceLock::from(Ok(payload)),
+            ..Request::from_json_bytes(body)
         }
     }
 

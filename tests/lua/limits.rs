@@ -88,6 +88,21 @@ async fn endless_loops_are_stopped_by_the_instruction_limit() {
     server.stop().await;
 }
 
+/// Starts a request to the announced loop and returns once the loop is known to run; the
+/// task answers the loop's status and the moment it came.
+async fn start_announced_loop(
+    server: &TestServer,
+) -> tokio::task::JoinHandle<(reqwest::Result<reqwest::StatusCode>, Instant)> {
+    let client = server.client.clone();
+    let url = format!("{}/announced_loop", server.base);
+    let looping = tokio::spawn(async move {
+        let status = client.post(url).body("{}").send().await.map(|r| r.status());
+        (status, Instant::now())
+    });
+    wait_for_log(&["announced loop is running"]).await;
+    looping
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_stays_responsive_while_a_loop_runs_until_its_time_limit() {
     // The loop runs for 8 s; healthy requests take milliseconds. The test waits until the
@@ -96,15 +111,7 @@ async fn the_server_stays_responsive_while_a_loop_runs_until_its_time_limit() {
     // down without failing it.
     let limits = "max_instructions = 1_000_000_000_000\ntime_limit = \"8s\"";
     let server = TestServer::start(App::new(), &config(limits), &[("s.lua", SCRIPTS)]).await;
-    let looping = {
-        let client = server.client.clone();
-        let url = format!("{}/announced_loop", server.base);
-        tokio::spawn(async move {
-            let status = client.post(url).body("{}").send().await.map(|r| r.status());
-            (status, Instant::now())
-        })
-    };
-    wait_for_log(&["announced loop is running"]).await;
+    let looping = start_announced_loop(&server).await;
     let mut healthy_done = Instant::now();
     for _ in 0..3 {
         let started = Instant::now();
@@ -146,15 +153,7 @@ async fn long_calls_keep_their_meaning_across_time_slices() {
 async fn a_loop_shares_its_thread_with_other_requests() {
     let limits = "max_instructions = 1_000_000_000_000\ntime_limit = \"4s\"";
     let server = TestServer::start(App::new(), &config(limits), &[("s.lua", SCRIPTS)]).await;
-    let looping = {
-        let client = server.client.clone();
-        let url = format!("{}/announced_loop", server.base);
-        tokio::spawn(async move {
-            let status = client.post(url).body("{}").send().await.map(|r| r.status());
-            (status, Instant::now())
-        })
-    };
-    wait_for_log(&["announced loop is running"]).await;
+    let looping = start_announced_loop(&server).await;
     let started = Instant::now();
     for _ in 0..5 {
         let answer = server.post("/ok", "{}", &[]).await;

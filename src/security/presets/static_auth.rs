@@ -4,7 +4,6 @@
 //! These authenticate the sender but protect neither integrity nor against replay; the docs
 //! say so, and the channel's dedup key is their replay protection.
 
-use base64::Engine as _;
 use http::{HeaderMap, HeaderName};
 use quick_xml::events::Event;
 
@@ -36,20 +35,7 @@ pub fn token(headers: &HeaderMap, name: &HeaderName, secrets: &[Secret]) -> Resu
 
 /// Basic auth where each secret is `user:password` (ServiceNow).
 pub fn basic(headers: &HeaderMap, secrets: &[Secret]) -> Result<(), Failure> {
-    let value = headers
-        .get(http::header::AUTHORIZATION)
-        .ok_or_else(|| Failure::MissingHeader("Authorization".to_string()))?;
-    let encoded = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("basic").then_some(rest.trim())
-        })
-        .ok_or_else(|| Failure::Malformed("Authorization is not `Basic …`".to_string()))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|_| Failure::Malformed("Authorization credentials are not base64".to_string()))?;
+    let decoded = crate::security::basic::credentials(headers)?;
     if any_secret(&decoded, secrets) {
         Ok(())
     } else {
