@@ -21,12 +21,19 @@ pub(super) struct Migration {
 /// Every migration, in order. Append only: an applied migration is never edited. (The one
 /// exception: before any release, `0001_init.sql` was rewritten in place to key events by
 /// arrival time; stores made by earlier development builds keep the old layout, which every
-/// query still serves. From the first release on, changes are new migrations.)
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../../migrations/sqlite/0001_init.sql"),
-}];
+/// query still serves. Every change since is a new migration.)
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "checks_without_lists",
+        sql: include_str!("../../../migrations/sqlite/0002_checks_without_lists.sql"),
+    },
+];
 
 /// Applies the migrations the database lacks; returns how many ran.
 pub(super) fn migrate(conn: &mut Connection, now: i64) -> Result<u32, StoreError> {
@@ -130,5 +137,76 @@ mod tests {
         assert!(
             matches!(err, StoreError::SchemaTooNew { found, known: k } if found == known + 1 && k == known)
         );
+    }
+
+    /// A store made at version 1 keeps its rows (and the jobs' rowids, which claims use)
+    /// through the rebuild of version 2, and the rewritten checks still refuse bad values.
+    #[test]
+    fn version_2_rebuilds_jobs_and_attempts_without_losing_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                                          applied_at INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1, 'init', 0);",
+        )
+        .unwrap();
+        conn.execute_batch(MIGRATIONS[0].sql).unwrap();
+        conn.execute_batch(
+            "INSERT INTO jobs (rowid, id, cid, service, input, payload, state, attempts,
+                               max_attempts, next_attempt_at, created_at, updated_at)
+             VALUES (42, 'job_a', 'cid_a', 'svc', 'payload', x'7b7d', 'dead', 3, 3, 5, 1, 2);
+             INSERT INTO attempts VALUES ('job_a', 3, 1, 2, 'timeout', 'too slow');",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn, 9).unwrap(), MIGRATIONS.len() as u32 - 1);
+        let job: (i64, String, String, Vec<u8>) = conn
+            .query_row(
+                "SELECT rowid, id, state, payload FROM jobs WHERE cid = 'cid_a'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(job, (42, "job_a".into(), "dead".into(), b"{}".to_vec()));
+        let outcome: String = conn
+            .query_row(
+                "SELECT outcome FROM attempts WHERE job_id = 'job_a'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(outcome, "timeout");
+        let bad_state = conn.execute("UPDATE jobs SET state = 'lost'", []);
+        assert!(bad_state.is_err(), "state check is gone");
+        let bad_outcome = conn.execute(
+            "INSERT INTO attempts VALUES ('job_a', 4, 1, 2, 'maybe', NULL)",
+            [],
+        );
+        assert!(bad_outcome.is_err(), "outcome check is gone");
+    }
+
+    /// The hot-path writes compile without a temporary b-tree: a CHECK with an IN list
+    /// makes SQLite build one per row written (see 0002_checks_without_lists.sql).
+    #[test]
+    fn hot_path_writes_build_no_temporary_btrees() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, 1).unwrap();
+        for sql in [
+            "INSERT INTO jobs (id, cid, service, input, payload, state, attempts, max_attempts,
+                               next_attempt_at, created_at, updated_at)
+             VALUES ('j', 'c', 's', 'event', NULL, 'pending', 0, 3, 1, 1, 1)",
+            "UPDATE jobs SET state = 'done', lease_owner = NULL WHERE id = 'j'",
+            "INSERT INTO attempts VALUES ('j', 1, 1, 2, 'ok', NULL)",
+        ] {
+            let mut stmt = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
+            let opcodes: Vec<String> = stmt
+                .query_map([], |row| row.get(1))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                !opcodes.iter().any(|op| op == "OpenEphemeral"),
+                "{sql} opens a temporary b-tree: {opcodes:?}"
+            );
+        }
     }
 }
