@@ -3,7 +3,9 @@
 #   bare   a bare hyper server that reads the body and answers 200 (the baseline);
 #   sync   an Inlet sync channel: JSON, HMAC-SHA256 security, a tiny service (inlet.ping);
 #   async  an Inlet async channel: HMAC-SHA256, the event and its job committed to SQLite
-#          (synchronous = FULL) before the 202, workers running the jobs meanwhile.
+#          (synchronous = FULL) before the 202, workers running the jobs meanwhile;
+#   ingest the same channel on an instance that only accepts (`[workers] enabled = false`),
+#          which shows what the durable accept costs apart from running the jobs.
 #
 #   bench/run.sh [DURATION_SECONDS] [ROUNDS]    (defaults: 10 s, 3 rounds)
 #
@@ -64,6 +66,7 @@ PY
 
 store_dir=$(mktemp -d)
 trap 'cleanup; rm -rf "$store_dir"' EXIT
+mkdir "$store_dir/ingest"
 
 taskset -c 0 target/release/examples/bare_hyper 127.0.0.1:11299 2>/dev/null &
 pids+=($!)
@@ -72,15 +75,20 @@ pids+=($!)
 INLET_BENCH_STORE="$store_dir/inlet.db" INLET_LOG="${INLET_LOG:-info}" \
   taskset -c 0 target/release/inlet serve --config bench/inlet-async.toml 2>/tmp/inlet-bench-async.log &
 pids+=($!)
+INLET_BENCH_INGEST_STORE="$store_dir/ingest/inlet.db" INLET_LOG="${INLET_LOG:-info}" \
+  taskset -c 0 target/release/inlet serve --config bench/inlet-async-ingest.toml 2>/tmp/inlet-bench-ingest.log &
+pids+=($!)
 wait_for_port 11299
 wait_for_port 11298
 wait_for_port 11297
+wait_for_port 11296
 
 results=()
 for round in $(seq 1 "$rounds"); do
   results+=("$(run bare "http://127.0.0.1:11299/bench")")
   results+=("$(run sync "http://127.0.0.1:11298/bench")")
   results+=("$(run async "http://127.0.0.1:11297/bench")")
+  results+=("$(run ingest "http://127.0.0.1:11296/bench")")
 done
 events=$(INLET_BENCH_STORE="$store_dir/inlet.db" target/release/inlet stats --config bench/inlet-async.toml --json 2>/dev/null <<<"" || true)
 
@@ -88,17 +96,17 @@ python3 - "$connections" "$duration" "$events" "${results[@]}" <<'PY'
 import statistics, sys
 connections, duration, events = sys.argv[1], sys.argv[2], sys.argv[3]
 rows = [r.split() for r in sys.argv[4:]]
-names = ["bare", "sync", "async"]
+names = ["bare", "sync", "async", "ingest"]
 print(f"channel benchmark: {connections} connections, {duration} s per run, server on CPU 0, wrk on CPU 1")
 print(f"{'round':<7}{'server':<8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
 for index, row in enumerate(rows):
-    print(f"{index // 3 + 1:<7}{row[0]:<8}{float(row[1]):>10.0f}{float(row[2]):>10.3f}{float(row[3]):>10.3f}{int(row[4]):>10}")
+    print(f"{index // len(names) + 1:<7}{row[0]:<8}{float(row[1]):>10.0f}{float(row[2]):>10.3f}{float(row[3]):>10.3f}{int(row[4]):>10}")
 def median(name, column):
     return statistics.median(float(r[column]) for r in rows if r[0] == name)
 for name in names:
     print(f"median  {name:<8}{median(name, 1):>10.0f}{median(name, 2):>10.3f}{median(name, 3):>10.3f}")
-for name, target in (("sync", 0.60), ("async", 0.50)):
-    ratios = [float(rows[i + names.index(name)][1]) / float(rows[i][1]) for i in range(0, len(rows), 3)]
+for name, target in (("sync", 0.60), ("async", 0.50), ("ingest", 0.50)):
+    ratios = [float(rows[i + names.index(name)][1]) / float(rows[i][1]) for i in range(0, len(rows), len(names))]
     print(f"{name} / bare requests/s per round: " + ", ".join(f"{r:.2f}" for r in ratios)
           + f"; median {statistics.median(ratios):.2f} (target >= {target:.2f})")
 if events:

@@ -145,7 +145,7 @@ impl SqliteStore {
         let weight = ROW_WEIGHT * req.limit as usize;
         self.inner
             .writer
-            .write(weight, false, move |conn| writes::claim(conn, &req))
+            .write_unsynced(weight, move |conn| writes::claim(conn, &req))
             .await
     }
 

@@ -268,3 +268,41 @@ async fn writer_syncs_fully_by_default_and_normal_on_request() {
     assert_eq!(normal.writer_pragma("synchronous").await.unwrap(), 1);
     normal.close().await;
 }
+
+/// A claim alone needs no fsync (see `writer`): its batch commits at NORMAL, and the next
+/// batch that must be durable switches back to FULL before it commits.
+#[tokio::test]
+async fn claims_alone_skip_the_fsync_and_durable_writes_get_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let Store::Sqlite(sqlite) = open(&dir).await;
+    let store = Store::Sqlite(sqlite.clone());
+    let claim = || crate::store::ClaimRequest {
+        owner: "w".into(),
+        now: T0,
+        lease_until: T0 + 60_000,
+        limit: 8,
+    };
+    assert_eq!(sqlite.writer_pragma("synchronous").await.unwrap(), 2);
+    store.claim(claim()).await.unwrap();
+    assert_eq!(sqlite.writer_pragma("synchronous").await.unwrap(), 1);
+    store
+        .accept(event("durable", "c", T0), job())
+        .await
+        .unwrap();
+    assert_eq!(sqlite.writer_pragma("synchronous").await.unwrap(), 2);
+    let claimed = store.claim(claim()).await.unwrap();
+    assert_eq!(claimed.jobs.len(), 1, "the claim still takes the job");
+    assert_eq!(sqlite.writer_pragma("synchronous").await.unwrap(), 1);
+    store.close().await;
+
+    // Configured NORMAL stays NORMAL for every write.
+    let normal = StoreOptions {
+        synchronous: crate::store::Synchronous::Normal,
+        ..options()
+    };
+    let Store::Sqlite(sqlite) = Store::open_with(&url(&dir), &normal).await.unwrap();
+    let store = Store::Sqlite(sqlite.clone());
+    store.accept(event("normal", "c", T0), job()).await.unwrap();
+    assert_eq!(sqlite.writer_pragma("synchronous").await.unwrap(), 1);
+    store.close().await;
+}

@@ -14,7 +14,16 @@
 //! runs again without it. A write is a pure function of the database state, so running it
 //! again gives the same result, and its caller hears only the final run's answer. Own
 //! failures are rare (they are bugs or operator mistakes), so the rerun costs nothing in
-//! practice. A failure of the store itself (full disk, lock timeout, I/O) rolls back the
+//! practice.
+//!
+//! Some writes need no fsync: a claim only takes a lease, and if a power failure loses it
+//! the job is simply pending again and runs (at least once, as always). A batch made only
+//! of such writes commits with `synchronous = NORMAL`, which in WAL mode still writes the
+//! commit to the operating system (a crash of this process loses nothing) but skips the
+//! fsync; the next synced commit makes it durable along with its own, since the WAL is
+//! append-only. This takes one fsync off every claim, half of a busy worker pool's.
+//!
+//! A failure of the store itself (full disk, lock timeout, I/O) rolls back the
 //! whole batch and every caller in it hears "unavailable"; the thread then waits for the
 //! next write and tries again, so the store recovers by itself once the condition clears.
 
@@ -57,6 +66,7 @@ impl Writer {
         let limits = Limits {
             max_batch: options.max_batch.max(1),
             max_batch_bytes: options.max_batch_bytes.max(1),
+            full_sync: options.synchronous == crate::store::Synchronous::Full,
         };
         let thread = std::thread::Builder::new()
             .name("inlet-store-writer".into())
@@ -90,6 +100,31 @@ impl Writer {
         T: Send + 'static,
         F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.send_op(weight, wakes, true, work).await
+    }
+
+    /// Like [`Writer::write`], for a write whose loss in a power failure is harmless (see
+    /// the module doc): its batch skips the fsync unless another write in it needs one.
+    /// A crash of the process alone never loses it.
+    pub async fn write_unsynced<T, F>(&self, weight: usize, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.send_op(weight, false, false, work).await
+    }
+
+    async fn send_op<T, F>(
+        &self,
+        weight: usize,
+        wakes: bool,
+        sync: bool,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let op = Op {
             work,
@@ -97,6 +132,7 @@ impl Writer {
             reply,
             weight,
             wakes,
+            sync,
         };
         self.send_and_wait(Msg::Op(Box::new(op)), answer).await
     }
@@ -181,6 +217,8 @@ trait WriteOp: Send {
     fn finish(self: Box<Self>, batch: &Result<(), StoreError>);
     fn weight(&self) -> usize;
     fn wakes(&self) -> bool;
+    /// Whether the batch must be fsynced before this write is acknowledged.
+    fn sync(&self) -> bool;
 }
 
 struct Op<T, F> {
@@ -189,6 +227,7 @@ struct Op<T, F> {
     reply: oneshot::Sender<Result<T, StoreError>>,
     weight: usize,
     wakes: bool,
+    sync: bool,
 }
 
 impl<T, F> WriteOp for Op<T, F>
@@ -238,12 +277,18 @@ where
     fn wakes(&self) -> bool {
         self.wakes && matches!(self.result, Some(Ok(_)))
     }
+
+    fn sync(&self) -> bool {
+        self.sync
+    }
 }
 
 #[derive(Clone, Copy)]
 struct Limits {
     max_batch: usize,
     max_batch_bytes: usize,
+    /// The configured `synchronous = FULL`; with NORMAL no batch is fsynced anyway.
+    full_sync: bool,
 }
 
 /// The writer thread's loop; returns when the store is closed or every handle dropped.
@@ -256,6 +301,8 @@ fn run(
     checkpoint: &Nudge,
 ) {
     let mut next = None;
+    // The connection's `synchronous` setting right now: FULL as opened, when configured so.
+    let mut synced = limits.full_sync;
     loop {
         let msg = match next.take() {
             Some(msg) => msg,
@@ -290,6 +337,22 @@ fn run(
                     break;
                 }
                 Err(_) => break,
+            }
+        }
+        if limits.full_sync {
+            let wanted = batch.iter().any(|op| op.sync());
+            if wanted != synced {
+                let level = if wanted { "FULL" } else { "NORMAL" };
+                if let Err(err) = conn.pragma_update(None, "synchronous", level) {
+                    // The setting did not change; nothing may be acknowledged without the
+                    // fsync it needs, so this batch fails like any other store failure.
+                    let failed = Err(classify(err));
+                    for op in batch {
+                        op.finish(&failed);
+                    }
+                    continue;
+                }
+                synced = wanted;
             }
         }
         let committed = commit(conn, &mut batch);
