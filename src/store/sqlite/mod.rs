@@ -85,7 +85,17 @@ impl SqliteStore {
                 notify,
             }),
         };
-        store.migrate().await?;
+        let applied = store.migrate().await?;
+        if applied > 0 {
+            // A new database takes them all; an older one is being upgraded, which an
+            // operator wants to see (a rebuild of a big table takes a while).
+            tracing::info!(
+                message = "Applied store migrations.",
+                applied,
+                version = migrate::MIGRATIONS.len(),
+                path = %store.inner.path.display()
+            );
+        }
         Ok(store)
     }
 
