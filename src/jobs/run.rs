@@ -3,6 +3,9 @@
 
 use std::sync::Arc;
 
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -70,29 +73,22 @@ async fn run(pool: Arc<Pool>, job: ClaimedJob, slot: OwnedSemaphorePermit) {
     let (id, number, max_attempts) = (job.id.clone(), job.attempt, job.max_attempts);
     let started_at = pool.config.clock.now();
 
-    // The service runs in a task of its own: a panic then surfaces as a JoinError instead
-    // of unwinding through the pool, and a timeout or a hard stop can abort it.
-    // The job's span (with its cid) must follow the service into its task, so that every
-    // line the service logs carries the cid.
-    let mut task = tokio::spawn(pool.runner.run(job).in_current_span());
+    // The service runs inside this task, in the job's span (so every line it logs carries
+    // the cid), rather than in a task of its own: a panic is caught here, and dropping the
+    // future on a timeout or a hard stop cancels it as an abort would, without a second
+    // spawn for every job. A hard stop leaves the job leased to this owner; the pool
+    // releases it so that the next start (or another instance) runs it again.
+    let service = AssertUnwindSafe(pool.runner.run(job)).catch_unwind();
     let finished = tokio::select! {
         biased;
-        _ = pool.hard_stop.cancelled() => {
-            // Shutdown ran out of grace. The job stays leased to this owner; the pool
-            // releases it so the next start (or another instance) runs it again.
-            task.abort();
-            return;
-        }
-        finished = tokio::time::timeout(policy.timeout, &mut task) => finished,
+        _ = pool.hard_stop.cancelled() => return,
+        finished = tokio::time::timeout(policy.timeout, service) => finished,
     };
     let (outcome, error) = match finished {
-        Err(_elapsed) => {
-            task.abort();
-            (
-                Outcome::Timeout,
-                Some(format!("timed out after {:?}", policy.timeout)),
-            )
-        }
+        Err(_elapsed) => (
+            Outcome::Timeout,
+            Some(format!("timed out after {:?}", policy.timeout)),
+        ),
         Ok(Ok(Ok(()))) => (Outcome::Ok, None),
         Ok(Ok(Err(failure))) => {
             let outcome = if failure.permanent {
@@ -102,13 +98,7 @@ async fn run(pool: Arc<Pool>, job: ClaimedJob, slot: OwnedSemaphorePermit) {
             };
             (outcome, Some(failure.message))
         }
-        Ok(Err(join)) if join.is_panic() => {
-            (Outcome::Error, Some("the service panicked".to_string()))
-        }
-        Ok(Err(_)) => (
-            Outcome::Error,
-            Some("the service was cancelled".to_string()),
-        ),
+        Ok(Err(_panic)) => (Outcome::Error, Some("the service panicked".to_string())),
     };
     let finished_at = pool.config.clock.now();
     // The service is done, so its slot is free for the next job even before the attempt
