@@ -68,7 +68,8 @@
 //! [`deploy`] loads the folder into a generation and swaps it into the registry; `watch`
 //! triggers it; `pool` holds a generation's states; `state` builds one sandboxed state;
 //! `call` runs one service call; `api` and `prelude.lua` are the Lua API; `convert` maps
-//! JSON to Lua and back; `budget` is the per-call allowance.
+//! JSON to Lua and back, and `tape` a JSON body straight to Lua; `budget` is the per-call
+//! allowance.
 
 mod api;
 mod bridge;
@@ -78,6 +79,7 @@ mod convert;
 pub mod deploy;
 mod pool;
 mod state;
+mod tape;
 pub(crate) mod watch;
 
 pub(crate) use self::call::HeldState;

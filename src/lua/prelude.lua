@@ -440,26 +440,31 @@ local function finish(ok, result)
     return true, 1, 200, nil, result
 end
 
--- `payload` is the request's payload when Inlet hands it over with the call (see call.rs);
--- when it is nil, `req.payload` is read on first use instead.
-local function dispatch(name, id, payload)
+-- Inlet builds `request` and `context` itself, in the pass that starts the call (see
+-- `call.rs`): `{ [RAW] = id, payload = payload }` with `request_mt`, and `{ [RAW] = id }`
+-- with `context_mt`. `payload` is there when Inlet hands it over with the call; when it is
+-- absent, `req.payload` is read on first use instead.
+local function dispatch(name, request, context)
     local entry = services[name]
     if entry == nil then
         return false, "internal", 500, format("service %q is not defined in this Lua state", name)
     end
-    -- Sized for both fields, so that reading the payload later does not grow the table.
-    local request = setmetatable({ [RAW] = id, payload = payload }, request_mt)
-    local context = setmetatable({ [RAW] = id }, context_mt)
     return finish(rawxpcall(entry.handler, on_error, request, context))
 end
 
 -- The body of the coroutines Inlet runs calls in: it runs one call, yields its outcome,
 -- and waits for the next. Reusing a coroutine spares creating one, and growing its stack,
 -- for every call.
-local function worker(name, id, payload)
+local function worker(name, request, context)
     while true do
-        name, id, payload = yield(dispatch(name, id, payload))
+        name, request, context = yield(dispatch(name, request, context))
     end
 end
 
-return { load_file = load_file, worker = worker }
+return {
+    load_file = load_file,
+    worker = worker,
+    raw_key = RAW,
+    request_mt = request_mt,
+    context_mt = context_mt,
+}
