@@ -153,7 +153,9 @@ async fn drive(
     loop {
         match result {
             Ok(values) if is_invoke_marker(values.front()) => {
-                let args = match serve_invoke(state, ctx, values).await {
+                // Boxed: the other service's future is large, and kept inline it would
+                // make every call's future (allocated per call) that much larger.
+                let args = match Box::pin(serve_invoke(state, ctx, values)).await {
                     Ok(args) => args,
                     Err(err) => return interpret(name, state, Err(err)),
                 };
