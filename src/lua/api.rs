@@ -377,6 +377,9 @@ struct Lossy<'a>(&'a [u8]);
 
 impl std::fmt::Display for Lossy<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return Ok(());
+        }
         // Nearly always valid, and checking that in one pass costs less than walking chunks.
         if let Ok(text) = std::str::from_utf8(self.0) {
             return f.write_str(text);

@@ -314,7 +314,14 @@ G.log = inlet.log
 -- Runs one script in an environment of its own, and registers its services only if the
 -- whole file ran. Answers true and the names it defined, or false and the error.
 local function load_file(path, source)
+    -- The sandbox's globals are copied into the script's own environment, so that reading
+    -- `type` or `log` in a handler is a hit in that table, not a miss that goes on to G
+    -- through a metamethod on every call; G stays behind it for a name the script unsets.
+    -- `log` is the script's own plain copy of `inlet.log`, for the same reason: changing
+    -- it changes nothing for another script.
     local env = setmetatable({}, { __index = G })
+    for name, value in next, G do env[name] = value end
+    env.log = { debug = raw.log_debug, info = raw.log_info, warn = raw.log_warn, error = raw.log_error }
     env._G = env
     local chunk, err = rawload(source, "@" .. path, "t", env)
     if not chunk then return false, err end

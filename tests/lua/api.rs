@@ -277,3 +277,36 @@ async fn a_handed_over_payload_reads_as_the_lazy_one() {
     }
     server.stop().await;
 }
+
+/// A script's globals are its own: unsetting `type` or changing `log` changes nothing for
+/// another script, and an unset global reads the sandbox's again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripts_globals_are_its_own() {
+    let meddler = r#"
+type, print = nil, nil
+log.info = function() error("replaced") end
+service("test.meddler", function() return { t = type(1), p = type(print) } end)
+"#;
+    let bystander = r#"
+service("test.bystander", function()
+    log.info("bystander %s", "logs")
+    return { same = log ~= inlet.log and log.info == inlet.log.info, t = type(log) }
+end)
+"#;
+    let config = "[[channel]]\nname = \"meddler\"\npath = \"/meddler\"\nservice = \"test.meddler\"\n\
+                  [[channel]]\nname = \"bystander\"\npath = \"/bystander\"\nservice = \"test.bystander\"\n";
+    let scripts = [("a_meddler.lua", meddler), ("b_bystander.lua", bystander)];
+    let server = TestServer::start(App::new(), config, &scripts).await;
+    let answer = server.post("/meddler", "{}", &[]).await;
+    assert_eq!(
+        (answer.status, answer.body),
+        (200, json!({"t": "number", "p": "function"}))
+    );
+    let answer = server.post("/bystander", "{}", &[]).await;
+    assert_eq!(
+        (answer.status, answer.body),
+        (200, json!({"same": true, "t": "table"}))
+    );
+    wait_for_log(&[&answer.cid, "bystander logs"]).await;
+    server.stop().await;
+}
