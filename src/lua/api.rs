@@ -301,15 +301,17 @@ impl std::fmt::Display for Message<'_> {
     }
 }
 
-/// The most string arguments that [`Formatted`] takes; more go through `string.format`.
-const MAX_FORMATTED: usize = 8;
+/// The most pieces (text between conversions, and arguments) that [`Formatted`] takes; a
+/// line with more goes through `string.format`.
+const MAX_PIECES: usize = 17;
 
 /// A format whose only conversions are `%s` and `%%`, with a string for each `%s`: what
 /// `string.format` would make of it is the format with the strings spliced in, so the log
-/// writer can do that itself.
+/// writer can do that itself. The line is split into its pieces once, when it is read.
 struct Formatted<'a> {
-    format: &'a [u8],
-    args: [&'a [u8]; MAX_FORMATTED],
+    /// The line in order, `%%` already made `%`; empty pieces are left out.
+    pieces: [&'a [u8]; MAX_PIECES],
+    count: usize,
 }
 
 impl<'a> Formatted<'a> {
@@ -323,24 +325,37 @@ impl<'a> Formatted<'a> {
         // SAFETY: the indexes are within `nargs`, and only strings are read.
         unsafe {
             let format = Self::string_at(state, 1)?;
-            let mut args = [&b""[..]; MAX_FORMATTED];
-            let mut count = 0;
-            let mut bytes = format.iter();
-            while let Some(&byte) = bytes.next() {
-                if byte != b'%' {
-                    continue;
-                }
-                match bytes.next() {
-                    Some(b'%') => {}
-                    Some(b's') if count < MAX_FORMATTED && (count as c_int) + 2 <= nargs => {
-                        args[count] = Self::string_at(state, count as c_int + 2)?;
-                        count += 1;
+            let mut line = Formatted {
+                pieces: [&b""[..]; MAX_PIECES],
+                count: 0,
+            };
+            let (mut text_from, mut search_from, mut next_arg) = (0, 0, 2);
+            while let Some(offset) = format[search_from..].iter().position(|&b| b == b'%') {
+                let percent = search_from + offset;
+                match format.get(percent + 1) {
+                    Some(b'%') => line.push(&format[text_from..=percent])?,
+                    Some(b's') if next_arg <= nargs => {
+                        line.push(&format[text_from..percent])?;
+                        line.push(Self::string_at(state, next_arg)?)?;
+                        next_arg += 1;
                     }
                     _ => return None,
                 }
+                text_from = percent + 2;
+                search_from = percent + 2;
             }
-            Some(Formatted { format, args })
+            line.push(&format[text_from..])?;
+            Some(line)
         }
+    }
+
+    /// Appends a piece; `None` when there is no room left.
+    fn push(&mut self, piece: &'a [u8]) -> Option<()> {
+        if !piece.is_empty() {
+            *self.pieces.get_mut(self.count)? = piece;
+            self.count += 1;
+        }
+        Some(())
     }
 
     unsafe fn string_at(state: *mut ffi::lua_State, index: c_int) -> Option<&'a [u8]> {
@@ -358,17 +373,10 @@ impl<'a> Formatted<'a> {
 
 impl std::fmt::Display for Formatted<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut args = self.args.iter();
-        let mut rest = self.format;
-        while let Some(at) = rest.iter().position(|&byte| byte == b'%') {
-            Lossy(&rest[..at]).fmt(f)?;
-            match rest.get(at + 1) {
-                Some(b's') => Lossy(args.next().copied().unwrap_or_default()).fmt(f)?,
-                _ => f.write_str("%")?,
-            }
-            rest = rest.get(at + 2..).unwrap_or_default();
+        for piece in &self.pieces[..self.count] {
+            Lossy(piece).fmt(f)?;
         }
-        Lossy(rest).fmt(f)
+        Ok(())
     }
 }
 

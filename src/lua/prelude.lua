@@ -1,8 +1,9 @@
 -- The Lua half of Inlet's Lua API. It runs once in every new Lua state, before any script.
 --
 -- It builds the sandbox that scripts see (the globals table `G`), the `inlet` module, the
--- request and context objects, and the two entry points Rust calls: `load_file` (run one
--- script and register its services) and `dispatch` (run one service call). Rust hands it
+-- request and context metatables, and the two entry points Rust calls: `load_file` (run one
+-- script and register its services) and `worker` (the body of the coroutines that run
+-- service calls). Rust hands it
 -- `raw`, a table of primitives (see api.rs), plus the granted libraries, the names of the
 -- compiled-in services, and the services folder.
 --
@@ -447,24 +448,23 @@ local function finish(ok, result)
     return true, 1, 200, nil, result
 end
 
+-- The body of the coroutines Inlet runs calls in: it runs one call, yields its outcome,
+-- and waits for the next. Reusing a coroutine spares creating one, and growing its stack,
+-- for every call.
+--
 -- Inlet builds `request` and `context` itself, in the pass that starts the call (see
 -- `call.rs`): `{ [RAW] = id, payload = payload }` with `request_mt`, and `{ [RAW] = id }`
 -- with `context_mt`. `payload` is there when Inlet hands it over with the call; when it is
 -- absent, `req.payload` is read on first use instead.
-local function dispatch(name, request, context)
-    local entry = services[name]
-    if entry == nil then
-        return false, "internal", 500, format("service %q is not defined in this Lua state", name)
-    end
-    return finish(rawxpcall(entry.handler, on_error, request, context))
-end
-
--- The body of the coroutines Inlet runs calls in: it runs one call, yields its outcome,
--- and waits for the next. Reusing a coroutine spares creating one, and growing its stack,
--- for every call.
 local function worker(name, request, context)
     while true do
-        name, request, context = yield(dispatch(name, request, context))
+        local entry = services[name]
+        if entry == nil then
+            name, request, context = yield(false, "internal", 500,
+                format("service %q is not defined in this Lua state", name))
+        else
+            name, request, context = yield(finish(rawxpcall(entry.handler, on_error, request, context)))
+        end
     end
 end
 

@@ -75,6 +75,7 @@ service("test.calls", function(req, ctx)
     log.warn(setmetatable({}, { __tostring = function() return "a table, logged" end }))
     log.info("%s and %s make 100%%", "this", "that", "ignored")
     log.info("%s%% and n=%d", "50", 3)
+    log.info("%s%s|%%%s.", "a", "b", "c")
     local stale_refused = kept ~= nil and not pcall(function() return kept.method end)
         and not pcall(function() return kept_ctx.cid end)
     kept, kept_ctx = req, ctx
@@ -255,6 +256,7 @@ async fn calls_hand_over_payloads_and_forget_their_requests() {
     wait_for_log(&[&first.cid, "WARN", "a table, logged"]).await;
     wait_for_log(&[&first.cid, "this and that make 100%"]).await;
     wait_for_log(&[&first.cid, "50% and n=3"]).await;
+    wait_for_log(&[&first.cid, "ab|%c."]).await;
     server.stop().await;
 }
 
