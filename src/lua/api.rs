@@ -275,12 +275,13 @@ unsafe extern "C-unwind" fn log<const LEVEL: u8>(state: *mut ffi::lua_State) -> 
             }
         };
         // The call runs inside the request's (or job's) span, which carries the cid. A panic
-        // must not unwind into Lua's C frames.
+        // must not unwind into Lua's C frames. The message is the event's `message` field
+        // itself, as `info!("{message}")` would make it, without the `format_args!` around it.
         let _ = std::panic::catch_unwind(|| match LEVEL {
-            0 => tracing::debug!("{message}"),
-            2 => tracing::warn!("{message}"),
-            3 => tracing::error!("{message}"),
-            _ => tracing::info!("{message}"),
+            0 => tracing::debug!(message = %message),
+            2 => tracing::warn!(message = %message),
+            3 => tracing::error!(message = %message),
+            _ => tracing::info!(message = %message),
         });
     }
     0
