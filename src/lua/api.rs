@@ -238,7 +238,7 @@ pub(crate) fn primitives(lua: &Lua, array_mt: &Table) -> mlua::Result<Table> {
 /// closure: scripts log on nearly every call, and the wrapper's frames (plus `select`) and
 /// the closure's lock, error-handling frame and copy of the message into a `String` cost
 /// more than the line itself. The common `log.info("... %s ...", text)` is formatted by
-/// the log writer straight from the arguments ([`Formatted`]), without making a Lua string
+/// the log writer straight from the arguments ([`Message`]), without making a Lua string
 /// that the collector must then free; anything else goes through the upvalue
 /// `string.format`. Everything that may raise a Lua error (`string.format`, a failing
 /// `__tostring`) runs before any Rust value that needs dropping exists in this frame,
@@ -255,10 +255,10 @@ unsafe extern "C-unwind" fn log<const LEVEL: u8>(state: *mut ffi::lua_State) -> 
                 None
             }
             1 => None,
-            _ => Formatted::read(state, nargs),
+            _ => Message::read(state, nargs),
         };
         let message = match formatted {
-            Some(formatted) => Message::Formatted(formatted),
+            Some(formatted) => formatted,
             None => {
                 if nargs > 1 {
                     ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
@@ -271,7 +271,7 @@ unsafe extern "C-unwind" fn log<const LEVEL: u8>(state: *mut ffi::lua_State) -> 
                 } else {
                     ffi::luaL_tolstring(state, 1, &mut len)
                 };
-                Message::Text(Lossy(std::slice::from_raw_parts(text.cast::<u8>(), len)))
+                Message::text(std::slice::from_raw_parts(text.cast::<u8>(), len))
             }
         };
         // The call runs inside the request's (or job's) span, which carries the cid. A panic
@@ -287,46 +287,32 @@ unsafe extern "C-unwind" fn log<const LEVEL: u8>(state: *mut ffi::lua_State) -> 
     0
 }
 
-/// A log message, turned into text only if the line is written.
-enum Message<'a> {
-    Text(Lossy<'a>),
-    Formatted(Formatted<'a>),
-}
-
-impl std::fmt::Display for Message<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Message::Text(text) => text.fmt(f),
-            Message::Formatted(formatted) => formatted.fmt(f),
-        }
-    }
-}
-
-/// The most pieces (text between conversions, and arguments) that [`Formatted`] takes; a
+/// The most pieces (text between conversions, and arguments) that [`Message`] takes; a
 /// line with more goes through `string.format`.
 const MAX_PIECES: usize = 17;
 
-/// A format whose only conversions are `%s` and `%%`, with a string for each `%s`: what
-/// `string.format` would make of it is the format with the strings spliced in, so the log
-/// writer can do that itself. The line is split into its pieces once, when it is read.
-struct Formatted<'a> {
+/// A log message, turned into text only if the line is written: a text, or a format whose
+/// only conversions are `%s` and `%%` with a string for each `%s`. What `string.format`
+/// would make of that is the format with the strings spliced in, so the log writer can do
+/// it itself. The line is split into its pieces once, when it is read.
+struct Message<'a> {
     /// The line in order, `%%` already made `%`; empty pieces are left out.
     pieces: [&'a [u8]; MAX_PIECES],
     count: usize,
 }
 
-impl<'a> Formatted<'a> {
+impl<'a> Message<'a> {
     /// Reads `format, ...` at stack indexes 1 to `nargs`, if they have that shape. Extra
     /// arguments are ignored, as `string.format` ignores them.
     ///
     /// # Safety
     ///
     /// The slices borrow strings on the stack: use them only while those stay there.
-    unsafe fn read(state: *mut ffi::lua_State, nargs: c_int) -> Option<Formatted<'a>> {
+    unsafe fn read(state: *mut ffi::lua_State, nargs: c_int) -> Option<Message<'a>> {
         // SAFETY: the indexes are within `nargs`, and only strings are read.
         unsafe {
             let format = Self::string_at(state, 1)?;
-            let mut line = Formatted {
+            let mut line = Message {
                 pieces: [&b""[..]; MAX_PIECES],
                 count: 0,
             };
@@ -348,6 +334,13 @@ impl<'a> Formatted<'a> {
             line.push(&format[text_from..])?;
             Some(line)
         }
+    }
+
+    /// A message that is this text.
+    fn text(text: &'a [u8]) -> Message<'a> {
+        let mut pieces = [&b""[..]; MAX_PIECES];
+        pieces[0] = text;
+        Message { pieces, count: 1 }
     }
 
     /// Appends a piece; `None` when there is no room left.
@@ -372,7 +365,7 @@ impl<'a> Formatted<'a> {
     }
 }
 
-impl std::fmt::Display for Formatted<'_> {
+impl std::fmt::Display for Message<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for piece in &self.pieces[..self.count] {
             Lossy(piece).fmt(f)?;
