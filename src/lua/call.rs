@@ -208,7 +208,7 @@ fn start(
     let mut status = ffi::LUA_OK;
     let mut empty = None;
     // Parsed here, before the protected pass, which then only reads the tape.
-    let mut tape = state.tape();
+    let mut tape = state.take_tape();
     let payload = match payload {
         Handover::Json(text) => match tape.parse(text) {
             Ok(()) => Pushed::Tape(&tape),
@@ -301,8 +301,7 @@ fn start(
             ffi::lua_settop(co, 0);
         })
     };
-    tape.trim();
-    drop(tape);
+    state.give_back_tape(tape);
     let values = values?;
     if status != ffi::LUA_OK && status != ffi::LUA_YIELD {
         let message = match values.front() {

@@ -235,9 +235,16 @@ impl LuaState {
         &self.inner.call_objects
     }
 
-    /// The state's JSON tape; a call holds it only while it starts.
-    pub fn tape(&self) -> std::sync::MutexGuard<'_, Tape> {
-        self.inner.tape.lock().unwrap_or_else(|e| e.into_inner())
+    /// The state's JSON tape, taken out for one call's start (an empty one if another
+    /// start holds it), so that no lock is held while the call runs.
+    pub fn take_tape(&self) -> Tape {
+        std::mem::take(&mut *self.inner.tape.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Puts a tape back for the next call, without buffers grown large (see `Tape::trim`).
+    pub fn give_back_tape(&self, mut tape: Tape) {
+        tape.trim();
+        *self.inner.tape.lock().unwrap_or_else(|e| e.into_inner()) = tape;
     }
 
     /// A coroutine waiting to run a call: an idle one, or a new one.
