@@ -463,7 +463,13 @@ local function worker(name, request, context)
             name, request, context = yield(false, "internal", 500,
                 format("service %q is not defined in this Lua state", name))
         else
-            name, request, context = yield(finish(rawxpcall(entry.handler, on_error, request, context)))
+            local ok, result = rawxpcall(entry.handler, on_error, request, context)
+            -- Most services return nothing: that answer is yielded without calling finish.
+            if ok and result == nil then
+                name, request, context = yield(true, 0, 200)
+            else
+                name, request, context = yield(finish(ok, result))
+            end
         end
     end
 end
