@@ -3,9 +3,8 @@
 -- It builds the sandbox that scripts see (the globals table `G`), the `inlet` module, the
 -- request and context metatables, and the two entry points Rust calls: `load_file` (run one
 -- script and register its services) and `worker` (the body of the coroutines that run
--- service calls). Rust hands it
--- `raw`, a table of primitives (see api.rs), plus the granted libraries, the names of the
--- compiled-in services, and the services folder.
+-- service calls). Rust hands it `raw`, a table of primitives (see api.rs), plus the granted
+-- libraries, the names of the compiled-in services, and the services folder.
 --
 -- Anything that raises on behalf of a script does so with `error(message, 2)`, so that the
 -- message names the script's file and line.
