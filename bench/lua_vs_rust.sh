@@ -2,7 +2,9 @@
 # The seed's Jira service in Lua against the same service compiled in Rust, in one run.
 #
 #   bench/lua_vs_rust.sh [DURATION] [ROUNDS]     (default: 5s per run, 5 rounds)
+#   RUST_BIN=old/seed LUA_BIN=old/inlet bench/lua_vs_rust.sh    (saved binaries, no build)
 #
+# Honours CARGO_TARGET_DIR; RUST_PORT and LUA_PORT move the servers off 11251 and 11252.
 # Builds release binaries, then runs ROUNDS rounds; each round serves the Rust example and
 # then the Lua one, each started fresh, pinned to core 0, warmed up for 1 s, and loaded by
 # wrk (64 connections, one thread) pinned to core 1, over loopback. Prints every run, then
@@ -22,14 +24,21 @@ DURATION="${1:-5s}"
 ROUNDS="${2:-5}"
 CONNECTIONS=64
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-RUST_PORT=11251
-LUA_PORT=11252
+# The two servers' ports; set RUST_PORT and LUA_PORT when these are taken.
+RUST_PORT="${RUST_PORT:-11251}"
+LUA_PORT="${LUA_PORT:-11252}"
 BODY='{"webhookEvent": "jira:issue_created", "issue": {"key": "PROJ-123"}}'
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 
-echo "building release binaries..." >&2
-cargo build --release --quiet --bin inlet --example seed
+# RUST_BIN and LUA_BIN name saved binaries to compare (the seed example and inlet of an
+# older build, say); without them, the current tree is built and measured.
+if [ -z "${RUST_BIN:-}" ] || [ -z "${LUA_BIN:-}" ]; then
+    echo "building release binaries..." >&2
+    cargo build --release --quiet --bin inlet --example seed
+fi
+RUST_BIN="${RUST_BIN:-$TARGET_DIR/release/examples/seed}"
+LUA_BIN="${LUA_BIN:-$TARGET_DIR/release/inlet}"
 
 # Server on core 0, load generator on core 1, when there are two cores to pin to.
 if [ "$(nproc)" -ge 2 ]; then
@@ -117,8 +126,8 @@ median() {
 
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round/$ROUNDS" >&2
-    run rust "$RUST_PORT" "$TARGET_DIR/release/examples/seed" serve --config examples/seed/inlet.toml
-    run lua "$LUA_PORT" "$TARGET_DIR/release/inlet" serve --config examples/seed-lua/inlet.toml
+    run rust "$RUST_PORT" "$RUST_BIN" serve --config examples/seed/inlet.toml
+    run lua "$LUA_PORT" "$LUA_BIN" serve --config examples/seed-lua/inlet.toml
 done
 
 printf '\nJira webhook, %s connections, %s x %s rounds per server, server and wrk on separate cores\n' \

@@ -238,7 +238,7 @@ pub(crate) fn primitives(lua: &Lua, array_mt: &Table) -> mlua::Result<Table> {
 /// closure: scripts log on nearly every call, and the wrapper's frames (plus `select`) and
 /// the closure's lock, error-handling frame and copy of the message into a `String` cost
 /// more than the line itself. The common `log.info("... %s ...", text)` is formatted by
-/// the log writer straight from the arguments ([`Formatted`]), without making a Lua string
+/// the log writer straight from the arguments ([`Message`]), without making a Lua string
 /// that the collector must then free; anything else goes through the upvalue
 /// `string.format`. Everything that may raise a Lua error (`string.format`, a failing
 /// `__tostring`) runs before any Rust value that needs dropping exists in this frame,
@@ -255,10 +255,10 @@ unsafe extern "C-unwind" fn log<const LEVEL: u8>(state: *mut ffi::lua_State) -> 
                 None
             }
             1 => None,
-            _ => Formatted::read(state, nargs),
+            _ => Message::read(state, nargs),
         };
         let message = match formatted {
-            Some(formatted) => Message::Formatted(formatted),
+            Some(formatted) => formatted,
             None => {
                 if nargs > 1 {
                     ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
@@ -271,76 +271,85 @@ unsafe extern "C-unwind" fn log<const LEVEL: u8>(state: *mut ffi::lua_State) -> 
                 } else {
                     ffi::luaL_tolstring(state, 1, &mut len)
                 };
-                Message::Text(Lossy(std::slice::from_raw_parts(text.cast::<u8>(), len)))
+                Message::text(std::slice::from_raw_parts(text.cast::<u8>(), len))
             }
         };
         // The call runs inside the request's (or job's) span, which carries the cid. A panic
-        // must not unwind into Lua's C frames.
+        // must not unwind into Lua's C frames. The message is the event's `message` field
+        // itself, as `info!("{message}")` would make it, without the `format_args!` around it.
         let _ = std::panic::catch_unwind(|| match LEVEL {
-            0 => tracing::debug!("{message}"),
-            2 => tracing::warn!("{message}"),
-            3 => tracing::error!("{message}"),
-            _ => tracing::info!("{message}"),
+            0 => tracing::debug!(message = %message),
+            2 => tracing::warn!(message = %message),
+            3 => tracing::error!(message = %message),
+            _ => tracing::info!(message = %message),
         });
     }
     0
 }
 
-/// A log message, turned into text only if the line is written.
-enum Message<'a> {
-    Text(Lossy<'a>),
-    Formatted(Formatted<'a>),
+/// The most pieces (text between conversions, and arguments) that [`Message`] takes; a
+/// line with more goes through `string.format`.
+const MAX_PIECES: usize = 17;
+
+/// A log message, turned into text only if the line is written: a text, or a format whose
+/// only conversions are `%s` and `%%` with a string for each `%s`. What `string.format`
+/// would make of that is the format with the strings spliced in, so the log writer can do
+/// it itself. The line is split into its pieces once, when it is read.
+struct Message<'a> {
+    /// The line in order, `%%` already made `%`; empty pieces are left out.
+    pieces: [&'a [u8]; MAX_PIECES],
+    count: usize,
 }
 
-impl std::fmt::Display for Message<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Message::Text(text) => text.fmt(f),
-            Message::Formatted(formatted) => formatted.fmt(f),
-        }
-    }
-}
-
-/// The most string arguments that [`Formatted`] takes; more go through `string.format`.
-const MAX_FORMATTED: usize = 8;
-
-/// A format whose only conversions are `%s` and `%%`, with a string for each `%s`: what
-/// `string.format` would make of it is the format with the strings spliced in, so the log
-/// writer can do that itself.
-struct Formatted<'a> {
-    format: &'a [u8],
-    args: [&'a [u8]; MAX_FORMATTED],
-}
-
-impl<'a> Formatted<'a> {
+impl<'a> Message<'a> {
     /// Reads `format, ...` at stack indexes 1 to `nargs`, if they have that shape. Extra
     /// arguments are ignored, as `string.format` ignores them.
     ///
     /// # Safety
     ///
     /// The slices borrow strings on the stack: use them only while those stay there.
-    unsafe fn read(state: *mut ffi::lua_State, nargs: c_int) -> Option<Formatted<'a>> {
+    unsafe fn read(state: *mut ffi::lua_State, nargs: c_int) -> Option<Message<'a>> {
         // SAFETY: the indexes are within `nargs`, and only strings are read.
         unsafe {
             let format = Self::string_at(state, 1)?;
-            let mut args = [&b""[..]; MAX_FORMATTED];
-            let mut count = 0;
-            let mut bytes = format.iter();
-            while let Some(&byte) = bytes.next() {
-                if byte != b'%' {
-                    continue;
-                }
-                match bytes.next() {
-                    Some(b'%') => {}
-                    Some(b's') if count < MAX_FORMATTED && (count as c_int) + 2 <= nargs => {
-                        args[count] = Self::string_at(state, count as c_int + 2)?;
-                        count += 1;
+            let mut line = Message {
+                pieces: [&b""[..]; MAX_PIECES],
+                count: 0,
+            };
+            let (mut text_from, mut search_from, mut next_arg) = (0, 0, 2);
+            while let Some(offset) = format[search_from..].iter().position(|&b| b == b'%') {
+                let percent = search_from + offset;
+                match format.get(percent + 1) {
+                    Some(b'%') => line.push(&format[text_from..=percent])?,
+                    Some(b's') if next_arg <= nargs => {
+                        line.push(&format[text_from..percent])?;
+                        line.push(Self::string_at(state, next_arg)?)?;
+                        next_arg += 1;
                     }
                     _ => return None,
                 }
+                text_from = percent + 2;
+                search_from = percent + 2;
             }
-            Some(Formatted { format, args })
+            line.push(&format[text_from..])?;
+            Some(line)
         }
+    }
+
+    /// A message that is this text.
+    fn text(text: &'a [u8]) -> Message<'a> {
+        let mut pieces = [&b""[..]; MAX_PIECES];
+        pieces[0] = text;
+        Message { pieces, count: 1 }
+    }
+
+    /// Appends a piece; `None` when there is no room left.
+    fn push(&mut self, piece: &'a [u8]) -> Option<()> {
+        if !piece.is_empty() {
+            *self.pieces.get_mut(self.count)? = piece;
+            self.count += 1;
+        }
+        Some(())
     }
 
     unsafe fn string_at(state: *mut ffi::lua_State, index: c_int) -> Option<&'a [u8]> {
@@ -356,19 +365,12 @@ impl<'a> Formatted<'a> {
     }
 }
 
-impl std::fmt::Display for Formatted<'_> {
+impl std::fmt::Display for Message<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut args = self.args.iter();
-        let mut rest = self.format;
-        while let Some(at) = rest.iter().position(|&byte| byte == b'%') {
-            Lossy(&rest[..at]).fmt(f)?;
-            match rest.get(at + 1) {
-                Some(b's') => Lossy(args.next().copied().unwrap_or_default()).fmt(f)?,
-                _ => f.write_str("%")?,
-            }
-            rest = rest.get(at + 2..).unwrap_or_default();
+        for piece in &self.pieces[..self.count] {
+            Lossy(piece).fmt(f)?;
         }
-        Lossy(rest).fmt(f)
+        Ok(())
     }
 }
 
@@ -377,6 +379,13 @@ struct Lossy<'a>(&'a [u8]);
 
 impl std::fmt::Display for Lossy<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        // Nearly always valid, and checking that in one pass costs less than walking chunks.
+        if let Ok(text) = std::str::from_utf8(self.0) {
+            return f.write_str(text);
+        }
         for chunk in self.0.utf8_chunks() {
             f.write_str(chunk.valid())?;
             if !chunk.invalid().is_empty() {

@@ -21,6 +21,7 @@ use super::bridge::CallData;
 use super::convert;
 use super::pool::Generation;
 use super::state::{LuaState, is_invoke_marker};
+use super::tape::Tape;
 use crate::service::{Body, Context, DynService, ErrorKind, Request, Response, ServiceError};
 
 /// The Lua state a call chain holds, carried in its [`Context`] so that nested calls reuse it.
@@ -87,12 +88,10 @@ async fn run(
         state: state.clone(),
     });
     let call = state.calls().enter(CallData::new(request, ctx.clone()));
-    // A payload that does not parse is left to the lazy read, which raises it as a 400 where
-    // the script reads it.
     let payload = if service.reads_payload.load(Ordering::Relaxed) {
-        call.data().request.payload().ok()
+        Handover::of(&call.data().request)
     } else {
-        None
+        Handover::Nothing
     };
     let (outcome, spoiled) = drive(&state, name, call.id(), payload, &ctx).await;
     if call.data().payload_read.load(Ordering::Relaxed) {
@@ -105,12 +104,35 @@ async fn run(
     outcome
 }
 
+/// The payload handed over with a call, for a service that reads it.
+///
+/// A payload that does not parse is not handed over: the lazy read raises it as a 400
+/// where the script reads it.
+#[derive(Clone, Copy)]
+enum Handover<'a> {
+    Nothing,
+    /// JSON text nobody has parsed: it goes to Lua through the state's tape, without a
+    /// `serde_json::Value` in between.
+    Json(&'a [u8]),
+    /// A payload that exists already (an `invoke`'s, or another format's).
+    Value(&'a serde_json::Value),
+}
+
+impl<'a> Handover<'a> {
+    fn of(request: &'a Request) -> Handover<'a> {
+        match request.unparsed_json() {
+            Some(text) => Handover::Json(text),
+            None => request.payload().map_or(Handover::Nothing, Handover::Value),
+        }
+    }
+}
+
 /// Runs the call to its end, serving the invokes it yields on the way.
 async fn drive(
     state: &LuaState,
     name: &str,
     id: u64,
-    payload: Option<&serde_json::Value>,
+    payload: Handover<'_>,
     ctx: &Context,
 ) -> (Result<Response, ServiceError>, bool) {
     let thread = match state.take_thread() {
@@ -131,7 +153,9 @@ async fn drive(
     loop {
         match result {
             Ok(values) if is_invoke_marker(values.front()) => {
-                let args = match serve_invoke(state, ctx, values).await {
+                // Boxed: the other service's future is large, and kept inline it would
+                // make every call's future (allocated per call) that much larger.
+                let args = match Box::pin(serve_invoke(state, ctx, values)).await {
                     Ok(args) => args,
                     Err(err) => return interpret(name, state, Err(err)),
                 };
@@ -167,73 +191,118 @@ enum Started {
     Yielded(MultiValue),
 }
 
-/// Starts a call in `thread` (a coroutine running the prelude's `worker`): pushes the
-/// service name, the call id and the payload, and resumes, all in one protected pass
-/// through the C API. mlua's `Thread::resume` would take a protected call for the name
-/// alone (strings are pushed under protection once a memory limit is set), and the lazy
-/// payload read another one from inside the call.
+/// Starts a call in `thread` (a coroutine running the prelude's `worker`): builds the
+/// call's `req` (with the payload, when it is handed over) and `ctx`, and resumes with the
+/// service name and those two, all in one protected pass through the C API. mlua's
+/// `Thread::resume` would take a protected call for the name alone (strings are pushed
+/// under protection once a memory limit is set), the prelude would build each object with
+/// a table constructor and a call to `setmetatable`, and the lazy payload read would take
+/// another protected call from inside the call.
 fn start(
     state: &LuaState,
     thread: &Thread,
     name: &str,
     id: u64,
-    payload: Option<&serde_json::Value>,
+    payload: Handover<'_>,
 ) -> mlua::Result<Started> {
     let mut status = ffi::LUA_OK;
     let mut empty = None;
-    // SAFETY: `exec_raw` runs the closure in a protected call with the array metatable at
-    // index 1 (as `push_json` needs) and the coroutine at index 2; mlua holds a reference
-    // to both, so they stay alive. The closure holds nothing that needs dropping, so a Lua
-    // error (out of memory) unwinding through it leaks nothing; it writes only the two
-    // plain locals it borrows. It leaves on the stack what `exec_raw` then returns: nothing
-    // (the empty fast path), the values the coroutine yielded, or the error it raised.
+    // Parsed here, before the protected pass, which then only reads the tape.
+    let mut tape = state.take_tape();
+    let payload = match payload {
+        Handover::Json(text) => match tape.parse(text) {
+            Ok(()) => Pushed::Tape(&tape),
+            Err(_) => Pushed::Nothing,
+        },
+        Handover::Value(value) => Pushed::Value(value),
+        Handover::Nothing => Pushed::Nothing,
+    };
+    let objects = state.call_objects();
+    let args = (
+        state.array_mt(),
+        thread,
+        &objects.raw_key,
+        &objects.request_mt,
+        &objects.context_mt,
+    );
+    // SAFETY: `exec_raw` runs the closure in a protected call with its arguments at indexes
+    // 1 to 5: the array metatable (at index 1, as `push_json` and `Tape::push` need), the
+    // coroutine, the key of the call id, and the metatables of `req` and `ctx`; mlua holds
+    // a reference to each, so they stay alive. The closure holds nothing that needs
+    // dropping, so a Lua error (out of memory) unwinding through it leaks nothing; it
+    // writes only the two plain locals it borrows. It uses at most a dozen stack slots
+    // beyond its arguments (the payload checks its own), within the twenty a C function
+    // is given. It leaves on the stack what `exec_raw` then returns: nothing (the empty
+    // fast path), the values the coroutine yielded, or the error it raised.
     let values = unsafe {
-        state
-            .lua()
-            .exec_raw::<MultiValue>((state.array_mt(), thread), |lua_state| {
-                let co = ffi::lua_tothread(lua_state, 2);
-                ffi::lua_pushlstring(lua_state, name.as_ptr().cast(), name.len());
-                ffi::lua_pushinteger(lua_state, id as ffi::lua_Integer);
-                let mut nargs = 2;
-                if let Some(payload) = payload {
-                    convert::push_json(lua_state, payload, 0);
-                    nargs = 3;
+        state.lua().exec_raw::<MultiValue>(args, |lua_state| {
+            let co = ffi::lua_tothread(lua_state, 2);
+            ffi::lua_pushlstring(lua_state, name.as_ptr().cast(), name.len());
+            // req: sized for both fields, so that a lazy payload read does not grow it.
+            ffi::lua_createtable(lua_state, 0, 2);
+            ffi::lua_pushvalue(lua_state, 3);
+            ffi::lua_pushinteger(lua_state, id as ffi::lua_Integer);
+            ffi::lua_rawset(lua_state, -3);
+            match payload {
+                Pushed::Nothing => {}
+                Pushed::Tape(tape) => {
+                    ffi::lua_pushstring(lua_state, c"payload".as_ptr());
+                    tape.push(lua_state);
+                    ffi::lua_rawset(lua_state, -3);
                 }
-                if ffi::lua_checkstack(co, nargs) == 0 {
-                    ffi::lua_pushstring(lua_state, c"no stack space to start a call".as_ptr());
+                Pushed::Value(value) => {
+                    ffi::lua_pushstring(lua_state, c"payload".as_ptr());
+                    convert::push_json(lua_state, value, 0);
+                    ffi::lua_rawset(lua_state, -3);
+                }
+            }
+            ffi::lua_pushvalue(lua_state, 4);
+            ffi::lua_setmetatable(lua_state, -2);
+            // ctx
+            ffi::lua_createtable(lua_state, 0, 1);
+            ffi::lua_pushvalue(lua_state, 3);
+            ffi::lua_pushinteger(lua_state, id as ffi::lua_Integer);
+            ffi::lua_rawset(lua_state, -3);
+            ffi::lua_pushvalue(lua_state, 5);
+            ffi::lua_setmetatable(lua_state, -2);
+            let nargs = 3;
+            if ffi::lua_checkstack(co, nargs) == 0 {
+                ffi::lua_pushstring(lua_state, c"no stack space to start a call".as_ptr());
+                ffi::lua_error(lua_state);
+            }
+            ffi::lua_xmove(lua_state, co, nargs);
+            ffi::lua_settop(lua_state, 0);
+            let mut nresults = 0;
+            status = ffi::lua_resume(co, lua_state, nargs, &mut nresults);
+            if status != ffi::LUA_OK && status != ffi::LUA_YIELD {
+                // The error object is the coroutine's top value; the coroutine is dead.
+                ffi::lua_xmove(co, lua_state, 1);
+                return;
+            }
+            let first = ffi::lua_gettop(co) - nresults + 1;
+            let is_empty = nresults >= 3
+                && ffi::lua_type(co, first) == ffi::LUA_TBOOLEAN
+                && ffi::lua_toboolean(co, first) != 0
+                && ffi::lua_isinteger(co, first + 1) != 0
+                && ffi::lua_tointegerx(co, first + 1, std::ptr::null_mut()) == 0
+                && ffi::lua_isinteger(co, first + 2) != 0
+                && (nresults < 4 || ffi::lua_type(co, first + 3) == ffi::LUA_TNIL);
+            if is_empty {
+                empty = Some(ffi::lua_tointegerx(co, first + 2, std::ptr::null_mut()));
+            } else {
+                if ffi::lua_checkstack(lua_state, nresults) == 0 {
+                    ffi::lua_settop(co, 0);
+                    ffi::lua_pushstring(lua_state, c"too many results".as_ptr());
                     ffi::lua_error(lua_state);
                 }
-                ffi::lua_xmove(lua_state, co, nargs);
-                ffi::lua_settop(lua_state, 0);
-                let mut nresults = 0;
-                status = ffi::lua_resume(co, lua_state, nargs, &mut nresults);
-                if status != ffi::LUA_OK && status != ffi::LUA_YIELD {
-                    // The error object is the coroutine's top value; the coroutine is dead.
-                    ffi::lua_xmove(co, lua_state, 1);
-                    return;
-                }
-                let first = ffi::lua_gettop(co) - nresults + 1;
-                let is_empty = nresults >= 3
-                    && ffi::lua_type(co, first) == ffi::LUA_TBOOLEAN
-                    && ffi::lua_toboolean(co, first) != 0
-                    && ffi::lua_isinteger(co, first + 1) != 0
-                    && ffi::lua_tointegerx(co, first + 1, std::ptr::null_mut()) == 0
-                    && ffi::lua_isinteger(co, first + 2) != 0
-                    && (nresults < 4 || ffi::lua_type(co, first + 3) == ffi::LUA_TNIL);
-                if is_empty {
-                    empty = Some(ffi::lua_tointegerx(co, first + 2, std::ptr::null_mut()));
-                } else {
-                    if ffi::lua_checkstack(lua_state, nresults) == 0 {
-                        ffi::lua_settop(co, 0);
-                        ffi::lua_pushstring(lua_state, c"too many results".as_ptr());
-                        ffi::lua_error(lua_state);
-                    }
-                    ffi::lua_xmove(co, lua_state, nresults);
-                }
-                // A yielded coroutine waits with an empty stack, as mlua leaves it.
-                ffi::lua_settop(co, 0);
-            })?
+                ffi::lua_xmove(co, lua_state, nresults);
+            }
+            // A yielded coroutine waits with an empty stack, as mlua leaves it.
+            ffi::lua_settop(co, 0);
+        })
     };
+    state.give_back_tape(tape);
+    let values = values?;
     if status != ffi::LUA_OK && status != ffi::LUA_YIELD {
         let message = match values.front() {
             Some(value) => value.to_string().unwrap_or_else(|_| "an error".to_string()),
@@ -248,6 +317,14 @@ fn start(
         Some(status) => Started::Empty(status),
         None => Started::Yielded(values),
     })
+}
+
+/// What `start` pushes as the payload argument.
+#[derive(Clone, Copy)]
+enum Pushed<'a> {
+    Nothing,
+    Tape(&'a Tape),
+    Value(&'a serde_json::Value),
 }
 
 /// The answer of a service that returned no payload.

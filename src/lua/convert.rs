@@ -14,7 +14,7 @@ use mlua::{Lua, Table, Value as LuaValue, ffi};
 use serde_json::{Map, Number, Value};
 
 /// How deep a table may nest before encoding gives up; this also catches cycles.
-const MAX_DEPTH: usize = 128;
+pub(super) const MAX_DEPTH: usize = 128;
 
 /// The largest integer that a double represents exactly.
 const EXACT_IN_F64: f64 = 9_007_199_254_740_992.0;

@@ -34,8 +34,9 @@
 //! from inside a script's own coroutines too. While they wait, the VM is free (the state
 //! stays reserved for this call chain).
 //!
-//! `inlet` (also the global `log`): `log.debug/info/warn/error(fmt, ...)` (the cid is
-//! attached), `json.encode/decode/null/array`, `hmac(alg, key, msg, "hex"|"base64"|"raw")`,
+//! `inlet` (and `log`, each script's own copy of `inlet.log`): `log.debug/info/warn/error(fmt,
+//! ...)` (the cid is attached), `json.encode/decode/null/array`, `hmac(alg, key, msg,
+//! "hex"|"base64"|"raw")`,
 //! `hmac_verify(alg, encoding, key, msg, signature)`, `secrets_equal(a, b)`,
 //! `base64.encode/decode/url_encode/url_decode`, `hex.encode/decode`,
 //! `time.now/now_ms/rfc3339/parse_rfc3339`, `expect(value, fields)`, and the errors
@@ -56,6 +57,10 @@
 //!
 //! # Sandbox and limits
 //!
+//! Each file runs in an environment of its own, which starts as a copy of the sandbox's
+//! globals: a script may change or unset its globals (an unset one reads the sandbox's
+//! again) without touching another script's. The library tables (`string`, ...) are shared.
+//!
 //! Scripts get the base functions, `string`, `table`, `math`, `utf8` and `coroutine`; `os`,
 //! `io`, `package`/`require`, `debug` and C modules only through `[lua] grant`. Each call
 //! has an instruction and a running-time budget (`max_instructions`, `time_limit`), enforced
@@ -68,7 +73,8 @@
 //! [`deploy`] loads the folder into a generation and swaps it into the registry; `watch`
 //! triggers it; `pool` holds a generation's states; `state` builds one sandboxed state;
 //! `call` runs one service call; `api` and `prelude.lua` are the Lua API; `convert` maps
-//! JSON to Lua and back; `budget` is the per-call allowance.
+//! JSON to Lua and back, and `tape` a JSON body straight to Lua; `budget` is the per-call
+//! allowance.
 
 mod api;
 mod bridge;
@@ -78,6 +84,7 @@ mod convert;
 pub mod deploy;
 mod pool;
 mod state;
+mod tape;
 pub(crate) mod watch;
 
 pub(crate) use self::call::HeldState;

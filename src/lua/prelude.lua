@@ -1,10 +1,10 @@
 -- The Lua half of Inlet's Lua API. It runs once in every new Lua state, before any script.
 --
 -- It builds the sandbox that scripts see (the globals table `G`), the `inlet` module, the
--- request and context objects, and the two entry points Rust calls: `load_file` (run one
--- script and register its services) and `dispatch` (run one service call). Rust hands it
--- `raw`, a table of primitives (see api.rs), plus the granted libraries, the names of the
--- compiled-in services, and the services folder.
+-- request and context metatables, and the two entry points Rust calls: `load_file` (run one
+-- script and register its services) and `worker` (the body of the coroutines that run
+-- service calls). Rust hands it `raw`, a table of primitives (see api.rs), plus the granted
+-- libraries, the names of the compiled-in services, and the services folder.
 --
 -- Anything that raises on behalf of a script does so with `error(message, 2)`, so that the
 -- message names the script's file and line.
@@ -314,7 +314,14 @@ G.log = inlet.log
 -- Runs one script in an environment of its own, and registers its services only if the
 -- whole file ran. Answers true and the names it defined, or false and the error.
 local function load_file(path, source)
+    -- The sandbox's globals are copied into the script's own environment, so that reading
+    -- `type` or `log` in a handler is a hit in that table, not a miss that goes on to G
+    -- through a metamethod on every call; G stays behind it for a name the script unsets.
+    -- `log` is the script's own plain copy of `inlet.log`, for the same reason: changing
+    -- it changes nothing for another script.
     local env = setmetatable({}, { __index = G })
+    for name, value in next, G do env[name] = value end
+    env.log = { debug = raw.log_debug, info = raw.log_info, warn = raw.log_warn, error = raw.log_error }
     env._G = env
     local chunk, err = rawload(source, "@" .. path, "t", env)
     if not chunk then return false, err end
@@ -440,26 +447,36 @@ local function finish(ok, result)
     return true, 1, 200, nil, result
 end
 
--- `payload` is the request's payload when Inlet hands it over with the call (see call.rs);
--- when it is nil, `req.payload` is read on first use instead.
-local function dispatch(name, id, payload)
-    local entry = services[name]
-    if entry == nil then
-        return false, "internal", 500, format("service %q is not defined in this Lua state", name)
-    end
-    -- Sized for both fields, so that reading the payload later does not grow the table.
-    local request = setmetatable({ [RAW] = id, payload = payload }, request_mt)
-    local context = setmetatable({ [RAW] = id }, context_mt)
-    return finish(rawxpcall(entry.handler, on_error, request, context))
-end
-
 -- The body of the coroutines Inlet runs calls in: it runs one call, yields its outcome,
 -- and waits for the next. Reusing a coroutine spares creating one, and growing its stack,
 -- for every call.
-local function worker(name, id, payload)
+--
+-- Inlet builds `request` and `context` itself, in the pass that starts the call (see
+-- `call.rs`): `{ [RAW] = id, payload = payload }` with `request_mt`, and `{ [RAW] = id }`
+-- with `context_mt`. `payload` is there when Inlet hands it over with the call; when it is
+-- absent, `req.payload` is read on first use instead.
+local function worker(name, request, context)
     while true do
-        name, id, payload = yield(dispatch(name, id, payload))
+        local entry = services[name]
+        if entry == nil then
+            name, request, context = yield(false, "internal", 500,
+                format("service %q is not defined in this Lua state", name))
+        else
+            local ok, result = rawxpcall(entry.handler, on_error, request, context)
+            -- Most services return nothing: that answer is yielded without calling finish.
+            if ok and result == nil then
+                name, request, context = yield(true, 0, 200)
+            else
+                name, request, context = yield(finish(ok, result))
+            end
+        end
     end
 end
 
-return { load_file = load_file, worker = worker }
+return {
+    load_file = load_file,
+    worker = worker,
+    raw_key = RAW,
+    request_mt = request_mt,
+    context_mt = context_mt,
+}

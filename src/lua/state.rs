@@ -2,8 +2,9 @@
 //!
 //! A state is created with only the safe standard libraries (plus what `[lua] grant` names),
 //! a memory limit, and an instruction hook that charges the state's [`Budget`]. The prelude
-//! (`prelude.lua`) then builds the sandbox and hands back its two entry points, `load_file`
-//! and `dispatch`, which are kept here so that a call does not look them up each time.
+//! (`prelude.lua`) then builds the sandbox and hands back its entry points, `load_file` and
+//! `worker`, and what a call's `req` and `ctx` are made of; they are kept here so that a call
+//! does not look them up each time.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use mlua::thread::ThreadStatus;
 
 use super::bridge::Calls;
 use super::budget::{Budget, HOOK_EVERY};
+use super::tape::Tape;
 use crate::config::LuaConfig;
 
 /// The value `ctx:invoke` yields to Inlet: the address of this static, as a light userdata,
@@ -39,6 +41,14 @@ pub(crate) struct StateSettings {
     pub services_dir: PathBuf,
 }
 
+/// The prelude's pieces of a call's `req` and `ctx` objects: each is a table that holds the
+/// call id under `raw_key` (a table no script can name), with its metatable.
+pub(crate) struct CallObjects {
+    pub raw_key: Table,
+    pub request_mt: Table,
+    pub context_mt: Table,
+}
+
 /// A Lua state ready to run services. Cheap to clone: clones share the one VM.
 #[derive(Clone)]
 pub(crate) struct LuaState {
@@ -52,7 +62,11 @@ struct Inner {
     load_file: Function,
     /// The prelude's `worker`: the body of the coroutines that calls run in.
     worker: Function,
+    /// What `call.rs` builds a call's `req` and `ctx` from.
+    call_objects: CallObjects,
     threads: Mutex<Vec<Thread>>,
+    /// Where a call's JSON payload is parsed before it is pushed (see `tape.rs`).
+    tape: Mutex<Tape>,
     /// Last, so that the handles above are released before the VM closes.
     lua: Lua,
 }
@@ -159,7 +173,13 @@ impl LuaState {
             inner: Arc::new(Inner {
                 load_file: entry.get("load_file")?,
                 worker: entry.get("worker")?,
+                call_objects: CallObjects {
+                    raw_key: entry.get("raw_key")?,
+                    request_mt: entry.get("request_mt")?,
+                    context_mt: entry.get("context_mt")?,
+                },
                 threads: Mutex::new(Vec::new()),
+                tape: Mutex::new(Tape::default()),
                 budget,
                 calls,
                 array_mt,
@@ -209,6 +229,22 @@ impl LuaState {
 
     pub fn array_mt(&self) -> &Table {
         &self.inner.array_mt
+    }
+
+    pub fn call_objects(&self) -> &CallObjects {
+        &self.inner.call_objects
+    }
+
+    /// The state's JSON tape, taken out for one call's start (an empty one if another
+    /// start holds it), so that no lock is held while the call runs.
+    pub fn take_tape(&self) -> Tape {
+        std::mem::take(&mut *self.inner.tape.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Puts a tape back for the next call, without buffers grown large (see `Tape::trim`).
+    pub fn give_back_tape(&self, mut tape: Tape) {
+        tape.trim();
+        *self.inner.tape.lock().unwrap_or_else(|e| e.into_inner()) = tape;
     }
 
     /// A coroutine waiting to run a call: an idle one, or a new one.

@@ -122,6 +122,17 @@ impl Request {
             .map_err(ServiceError::bad_request)
     }
 
+    /// The body as JSON text still to parse: on a `json` channel (or a job's inline payload)
+    /// whose payload nobody has parsed yet, so that a caller with its own representation
+    /// (a Lua table) can parse it once, straight from the bytes. `None` otherwise, and for an
+    /// empty body.
+    pub(crate) fn unparsed_json(&self) -> Option<&[u8]> {
+        let unparsed = self.format == DataFormat::Json
+            && self.payload.get().is_none()
+            && !self.body.is_empty();
+        unparsed.then_some(&self.body[..])
+    }
+
     /// The payload mapped to the service's own model. A missing or mistyped field gives a
     /// 422 that names the field.
     pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, ServiceError> {

@@ -60,14 +60,25 @@ service("test.check", function(req) return req:payload_as { "name:string", "coun
 service("test.fail_structured", function() error(inlet.client_error(409, "already there")) end)
 service("test.bad_return", function() return { f = print } end)
 
-local kept
-service("test.calls", function(req)
+service("test.shapes", function(req)
+    local p = req.payload
+    return {
+        absent = p.gone == nil, null_item = p.list[1] == inlet.json.null, length = #p.list,
+        encoded = inlet.json.encode({ empty = p.empty, list = p.list, nested = p.nested }),
+        text = p.text, big = p.big, float = p.float, same = req.payload == p,
+    }
+end)
+
+local kept, kept_ctx
+service("test.calls", function(req, ctx)
     log.info("call %d for %s", 1, req.payload.name)
     log.warn(setmetatable({}, { __tostring = function() return "a table, logged" end }))
     log.info("%s and %s make 100%%", "this", "that", "ignored")
     log.info("%s%% and n=%d", "50", 3)
+    log.info("%s%s|%%%s.", "a", "b", "c")
     local stale_refused = kept ~= nil and not pcall(function() return kept.method end)
-    kept = req
+        and not pcall(function() return kept_ctx.cid end)
+    kept, kept_ctx = req, ctx
     return { name = req.payload.name, stale_refused = stale_refused }
 end)
 "#;
@@ -84,6 +95,7 @@ fn config(extra: &str) -> String {
         ("fail_structured", "/fail_structured"),
         ("bad_return", "/bad_return"),
         ("calls", "/calls"),
+        ("shapes", "/shapes"),
     ] {
         config.push_str(&format!(
             "[[channel]]\nname = \"{name}\"\npath = \"{path}\"\nservice = \"test.{name}\"\n"
@@ -244,5 +256,59 @@ async fn calls_hand_over_payloads_and_forget_their_requests() {
     wait_for_log(&[&first.cid, "WARN", "a table, logged"]).await;
     wait_for_log(&[&first.cid, "this and that make 100%"]).await;
     wait_for_log(&[&first.cid, "50% and n=3"]).await;
+    wait_for_log(&[&first.cid, "ab|%c."]).await;
+    server.stop().await;
+}
+
+/// A payload handed over with the call (from the second call on) is the same Lua value as
+/// the one read lazily on the first: null fields absent, null items kept, arrays marked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handed_over_payload_reads_as_the_lazy_one() {
+    let server = TestServer::start(App::new(), &config(""), &[("api.lua", SCRIPTS)]).await;
+    let body = r#"{"gone": null, "list": [null, 2, "three"], "empty": [],
+        "nested": {"a": {"b": [{}]}}, "text": "tab\t\u2603", "big": 9223372036854775807,
+        "float": 2.5}"#;
+    let expected = json!({
+        "absent": true, "null_item": true, "length": 3,
+        "encoded": r#"{"empty":[],"list":[null,2,"three"],"nested":{"a":{"b":[{}]}}}"#,
+        "text": "tab\t\u{2603}", "big": 9223372036854775807_i64, "float": 2.5, "same": true,
+    });
+    for _ in 0..3 {
+        let answer = server.post("/shapes", body, &[]).await;
+        assert_eq!((answer.status, &answer.body), (200, &expected));
+    }
+    server.stop().await;
+}
+
+/// A script's globals are its own: unsetting `type` or changing `log` changes nothing for
+/// another script, and an unset global reads the sandbox's again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scripts_globals_are_its_own() {
+    let meddler = r#"
+type, print = nil, nil
+log.info = function() error("replaced") end
+service("test.meddler", function() return { t = type(1), p = type(print) } end)
+"#;
+    let bystander = r#"
+service("test.bystander", function()
+    log.info("bystander %s", "logs")
+    return { same = log ~= inlet.log and log.info == inlet.log.info, t = type(log) }
+end)
+"#;
+    let config = "[[channel]]\nname = \"meddler\"\npath = \"/meddler\"\nservice = \"test.meddler\"\n\
+                  [[channel]]\nname = \"bystander\"\npath = \"/bystander\"\nservice = \"test.bystander\"\n";
+    let scripts = [("a_meddler.lua", meddler), ("b_bystander.lua", bystander)];
+    let server = TestServer::start(App::new(), config, &scripts).await;
+    let answer = server.post("/meddler", "{}", &[]).await;
+    assert_eq!(
+        (answer.status, answer.body),
+        (200, json!({"t": "number", "p": "function"}))
+    );
+    let answer = server.post("/bystander", "{}", &[]).await;
+    assert_eq!(
+        (answer.status, answer.body),
+        (200, json!({"same": true, "t": "table"}))
+    );
+    wait_for_log(&[&answer.cid, "bystander logs"]).await;
     server.stop().await;
 }
