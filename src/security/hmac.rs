@@ -63,7 +63,7 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
         }
     }
     let digits = text.as_bytes();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return None;
     }
     let mut bytes = vec![0; digits.len() / 2];
@@ -132,6 +132,12 @@ fn finish<M: Mac>(mut mac: M, parts: &[&[u8]]) -> MacBytes {
 #[derive(Clone)]
 pub struct HmacKey {
     bytes: Vec<u8>,
+    /// Boxed: the three states take about 600 bytes, which would size every `Key`.
+    states: Box<KeyedStates>,
+}
+
+#[derive(Clone)]
+struct KeyedStates {
     sha1: Hmac<sha1::Sha1>,
     sha256: Hmac<sha2::Sha256>,
     sha512: Hmac<sha2::Sha512>,
@@ -140,19 +146,22 @@ pub struct HmacKey {
 impl HmacKey {
     pub fn new(bytes: Vec<u8>) -> HmacKey {
         HmacKey {
-            sha1: keyed(&bytes),
-            sha256: keyed(&bytes),
-            sha512: keyed(&bytes),
+            states: Box::new(KeyedStates {
+                sha1: keyed(&bytes),
+                sha256: keyed(&bytes),
+                sha512: keyed(&bytes),
+            }),
             bytes,
         }
     }
 
     /// The HMAC of the concatenation of `parts`, as [`compute`] would give it.
     pub(crate) fn mac(&self, algorithm: Algorithm, parts: &[&[u8]]) -> MacBytes {
+        let states = &*self.states;
         match algorithm {
-            Algorithm::Sha1 => finish(self.sha1.clone(), parts),
-            Algorithm::Sha256 => finish(self.sha256.clone(), parts),
-            Algorithm::Sha512 => finish(self.sha512.clone(), parts),
+            Algorithm::Sha1 => finish(states.sha1.clone(), parts),
+            Algorithm::Sha256 => finish(states.sha256.clone(), parts),
+            Algorithm::Sha512 => finish(states.sha512.clone(), parts),
         }
     }
 }
