@@ -62,8 +62,9 @@ def ms(value):
     number, unit = match.groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
-p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+# Anchored to the start of a line: "93.50%" in the Stdev column also ends in "50%".
+p50 = ms(re.search(r"^\s*50%\s+(\S+)", text, re.M).group(1))
+p99 = ms(re.search(r"^\s*99%\s+(\S+)", text, re.M).group(1))
 non2xx = int(re.search(r"non2xx=(\d+)", text).group(1))
 print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {non2xx}")
 PY
