@@ -7,6 +7,7 @@
 #   bench/instructions.sh 11251 /webhooks/jira -- target/release/examples/seed serve \
 #       --config examples/seed/inlet.toml --listen 127.0.0.1:11251
 #
+# (Binaries are under "$CARGO_TARGET_DIR/release" when CARGO_TARGET_DIR is set.)
 # Runs the server under callgrind with instrumentation off, warms it up with wrk for 3 s,
 # counts 8 s of `wrk -t1 -c16` with the benchmark's signed Jira body, and prints the user-space
 # instructions per request (the kernel's share, the TCP stack, is not counted). Under valgrind
@@ -15,7 +16,7 @@
 # Needs valgrind and wrk (apt-get install -y valgrind wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$#" -ge 4 ] && [ "$3" = "--" ] || { sed -n 2,16p "$0" >&2; exit 2; }
+[ "$#" -ge 4 ] && [ "$3" = "--" ] || { sed -n 2,17p "$0" >&2; exit 2; }
 port="$1"; path="$2"; shift 3
 for tool in valgrind callgrind_control callgrind_annotate wrk; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install -y valgrind wrk)" >&2; exit 2; }

@@ -9,6 +9,9 @@
 #
 #   bench/run.sh [DURATION_SECONDS] [ROUNDS]    (defaults: 10 s, 3 rounds)
 #
+# Builds into CARGO_TARGET_DIR when it is set (else target/). The servers listen on ports
+# 11299 (bare), 11298 (sync) and 11297 (async); BARE_PORT, SYNC_PORT and ASYNC_PORT move them.
+#
 # Needs wrk (apt-get install wrk). The server is pinned to CPU 0 and wrk to CPU 1, so each
 # gets one core; 64 connections. The servers run side by side and are measured in
 # alternation, ROUNDS times each, so that noise from a shared machine hits both alike; the
@@ -17,6 +20,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration="${1:-10}"
+release="${CARGO_TARGET_DIR:-target}/release"
+bare_port="${BARE_PORT:-11299}"
+sync_port="${SYNC_PORT:-11298}"
+async_port="${ASYNC_PORT:-11297}"
+ingest_port="${INGEST_PORT:-11296}"
 rounds="${2:-3}"
 connections=64
 command -v wrk >/dev/null || { echo "bench: wrk is not installed (apt-get install wrk)" >&2; exit 2; }
@@ -57,8 +65,9 @@ def ms(value):
     number, unit = match.groups()
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p50 = ms(re.search(r"50%\s+(\S+)", text).group(1))
-p99 = ms(re.search(r"99%\s+(\S+)", text).group(1))
+# Anchored to the start of a line: "93.50%" in the Stdev column also ends in "50%".
+p50 = ms(re.search(r"^\s*50%\s+(\S+)", text, re.M).group(1))
+p99 = ms(re.search(r"^\s*99%\s+(\S+)", text, re.M).group(1))
 non2xx = int(re.search(r"non2xx=(\d+)", text).group(1))
 print(f"{name} {rps:.0f} {p50:.3f} {p99:.3f} {non2xx}")
 PY
@@ -68,29 +77,32 @@ store_dir=$(mktemp -d)
 trap 'cleanup; rm -rf "$store_dir"' EXIT
 mkdir "$store_dir/ingest"
 
-taskset -c 0 target/release/examples/bare_hyper 127.0.0.1:11299 2>/dev/null &
+taskset -c 0 "$release/examples/bare_hyper" "127.0.0.1:$bare_port" 2>/dev/null &
 pids+=($!)
-INLET_LOG="${INLET_LOG:-info}" taskset -c 0 target/release/inlet serve --config bench/inlet-bench.toml 2>/tmp/inlet-bench.log &
+INLET_LOG="${INLET_LOG:-info}" taskset -c 0 "$release/inlet" serve --config bench/inlet-bench.toml \
+  --listen "127.0.0.1:$sync_port" 2>/tmp/inlet-bench.log &
 pids+=($!)
 INLET_BENCH_STORE="$store_dir/inlet.db" INLET_LOG="${INLET_LOG:-info}" \
-  taskset -c 0 target/release/inlet serve --config bench/inlet-async.toml 2>/tmp/inlet-bench-async.log &
+  taskset -c 0 "$release/inlet" serve --config bench/inlet-async.toml \
+  --listen "127.0.0.1:$async_port" 2>/tmp/inlet-bench-async.log &
 pids+=($!)
 INLET_BENCH_INGEST_STORE="$store_dir/ingest/inlet.db" INLET_LOG="${INLET_LOG:-info}" \
-  taskset -c 0 target/release/inlet serve --config bench/inlet-async-ingest.toml 2>/tmp/inlet-bench-ingest.log &
+  taskset -c 0 "$release/inlet" serve --config bench/inlet-async-ingest.toml \
+  --listen "127.0.0.1:$ingest_port" 2>/tmp/inlet-bench-ingest.log &
 pids+=($!)
-wait_for_port 11299
-wait_for_port 11298
-wait_for_port 11297
-wait_for_port 11296
+wait_for_port "$bare_port"
+wait_for_port "$sync_port"
+wait_for_port "$async_port"
+wait_for_port "$ingest_port"
 
 results=()
 for round in $(seq 1 "$rounds"); do
-  results+=("$(run bare "http://127.0.0.1:11299/bench")")
-  results+=("$(run sync "http://127.0.0.1:11298/bench")")
-  results+=("$(run async "http://127.0.0.1:11297/bench")")
-  results+=("$(run ingest "http://127.0.0.1:11296/bench")")
+  results+=("$(run bare "http://127.0.0.1:$bare_port/bench")")
+  results+=("$(run sync "http://127.0.0.1:$sync_port/bench")")
+  results+=("$(run async "http://127.0.0.1:$async_port/bench")")
+  results+=("$(run ingest "http://127.0.0.1:$ingest_port/bench")")
 done
-events=$(INLET_BENCH_STORE="$store_dir/inlet.db" target/release/inlet stats --config bench/inlet-async.toml --json 2>/dev/null <<<"" || true)
+events=$(INLET_BENCH_STORE="$store_dir/inlet.db" "$release/inlet" stats --config bench/inlet-async.toml --json 2>/dev/null <<<"" || true)
 
 python3 - "$connections" "$duration" "$events" "${results[@]}" <<'PY'
 import statistics, sys

@@ -14,6 +14,7 @@ use hyper::body::Incoming;
 use tracing::Instrument;
 
 use super::body::{BodyError, read_limited};
+use super::cid::Cid;
 use super::reply::{self, HttpResponse};
 use crate::config::{ChannelConfig, Mode};
 use crate::format::check_body;
@@ -28,11 +29,6 @@ pub const CID_HEADER: HeaderName = HeaderName::from_static("x-inlet-cid");
 /// The log target of the one line logged per request; `INLET_LOG=info,inlet::access=off`
 /// turns it off.
 pub const ACCESS_LOG_TARGET: &str = "inlet::access";
-
-/// A new correlation id: time-ordered, so ids sort by arrival.
-pub(crate) fn new_cid() -> String {
-    uuid::Uuid::now_v7().simple().to_string()
-}
 
 /// Where routing sent a request; owned, so that it can be computed before the request's
 /// span, which then carries the channel from the start.
@@ -52,7 +48,7 @@ pub(crate) async fn handle(
     peer: SocketAddr,
 ) -> HttpResponse {
     let started = Instant::now();
-    let cid = new_cid();
+    let cid = Cid::new();
     let route = match gateway
         .config
         .routes
@@ -78,21 +74,24 @@ pub(crate) async fn handle(
         // Both clones are cheap: a method is an enum, a URI shares its bytes.
         let method = request.method().clone();
         let uri = request.uri().clone();
-        let mut response = respond(&gateway, route, request, peer, &cid).await;
+        let mut response = respond(&gateway, route, request, peer, cid.as_str()).await;
         response.headers_mut().insert(
             CID_HEADER,
-            HeaderValue::from_str(&cid).expect("a cid is hex, so a valid header value"),
+            HeaderValue::from_bytes(cid.as_str().as_bytes())
+                .expect("a cid is hex, so a valid header value"),
         );
         gateway
             .metrics
             .request(channel_index, response.status().as_u16());
         tracing::info!(
             target: ACCESS_LOG_TARGET,
+            // As a field rather than a format string: the line reads the same, and a `str`
+            // is written as it is, where a format string goes through `fmt::Arguments`.
+            message = "request",
             method = method.as_str(),
             path = uri.path(),
             status = response.status().as_u16(),
             elapsed_us = started.elapsed().as_micros() as u64,
-            "request"
         );
         response
     }

@@ -107,7 +107,7 @@ fn signing_key(format: KeyFormat, secret: &str) -> Result<SigningKey, String> {
     match format {
         KeyFormat::Utf8 => Ok(SigningKey::Hmac(secret.as_bytes().to_vec())),
         KeyFormat::Whsec => match super::engine::keys::KeyFormat::Whsec.decode(secret)? {
-            super::engine::Key::Hmac(bytes) => Ok(SigningKey::Hmac(bytes)),
+            super::engine::Key::Hmac(key) => Ok(SigningKey::Hmac(key.to_vec())),
             _ => unreachable!("whsec decodes to an HMAC key"),
         },
         KeyFormat::StandardWebhooks => match secret.strip_prefix("whsk_") {

@@ -18,14 +18,22 @@ use crate::format::{DataFormat, parse_payload};
 #[derive(Debug)]
 pub struct Request {
     method: Method,
-    path: String,
-    query: String,
+    target: Target,
     params: Vec<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
     peer: Option<SocketAddr>,
     format: DataFormat,
     payload: OnceLock<Result<Value, String>>,
+}
+
+/// Where a request was sent: its path and query.
+#[derive(Debug)]
+enum Target {
+    /// As received over HTTP: the URI shares the request's bytes, so keeping it costs no copy.
+    Uri(http::Uri),
+    /// A stored event's, or none (empty) for an `invoke`.
+    Text { path: String, query: String },
 }
 
 impl Request {
@@ -39,8 +47,7 @@ impl Request {
     ) -> Self {
         Request {
             method: head.method,
-            path: head.uri.path().to_string(),
-            query: head.uri.query().unwrap_or("").to_string(),
+            target: Target::Uri(head.uri),
             params,
             headers: head.headers,
             body,
@@ -69,8 +76,10 @@ impl Request {
         }
         Request {
             method: Method::from_bytes(event.method.as_bytes()).unwrap_or(Method::POST),
-            path: event.path.clone(),
-            query: event.query.clone(),
+            target: Target::Text {
+                path: event.path.clone(),
+                query: event.query.clone(),
+            },
             params,
             headers,
             body: event.body.clone(),
@@ -84,8 +93,10 @@ impl Request {
     pub(crate) fn from_json_bytes(body: Bytes) -> Self {
         Request {
             method: Method::POST,
-            path: String::new(),
-            query: String::new(),
+            target: Target::Text {
+                path: String::new(),
+                query: String::new(),
+            },
             params: Vec::new(),
             headers: HeaderMap::new(),
             body,
@@ -180,7 +191,10 @@ impl Request {
 
     /// The path that was requested; empty for an `invoke`.
     pub fn path(&self) -> &str {
-        &self.path
+        match &self.target {
+            Target::Uri(uri) => uri.path(),
+            Target::Text { path, .. } => path,
+        }
     }
 
     /// A `{param}` segment of the channel's path.
@@ -197,12 +211,15 @@ impl Request {
 
     /// The raw query string, without the `?`.
     pub fn query_string(&self) -> &str {
-        &self.query
+        match &self.target {
+            Target::Uri(uri) => uri.query().unwrap_or(""),
+            Target::Text { query, .. } => query,
+        }
     }
 
     /// The first value of a query parameter, percent-decoded.
     pub fn query(&self, name: &str) -> Option<String> {
-        serde_urlencoded::from_str::<Vec<(String, String)>>(&self.query)
+        serde_urlencoded::from_str::<Vec<(String, String)>>(self.query_string())
             .ok()?
             .into_iter()
             .find(|(key, _)| key == name)

@@ -4,13 +4,14 @@
 //! the cid; background jobs run inside a span with their caller's cid.
 
 mod text;
+mod writer;
 
 use std::io::IsTerminal;
 
-use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
 pub use text::{TextFields, TextFormat};
+pub use writer::{LogGuard, LogWriter};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -25,19 +26,14 @@ pub const LOG_ENV: &str = "INLET_LOG";
 
 /// Installs the global subscriber. Later calls do nothing, so tests may call it freely.
 ///
-/// Lines are written to stderr by a dedicated thread, so a request never waits for a
-/// `write` system call; the returned guard flushes what is queued when it is dropped, so
-/// keep it until the process ends. When the queue is full, logging waits rather than drops.
-pub fn init(format: LogFormat) -> WorkerGuard {
+/// Lines are written to stderr by a dedicated thread, in batches, so a request never waits
+/// for a `write` system call (see [`writer`](LogWriter)); the returned guard writes out what
+/// is queued when it is dropped, so keep it until the process ends. When the queue is full,
+/// logging waits rather than drops.
+pub fn init(format: LogFormat) -> LogGuard {
     let filter = EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        // The writer thread drains every queued line into this buffer and flushes once the
-        // queue is empty: one `write` per burst of lines rather than one per line.
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    let (writer, guard) =
+        LogWriter::new(std::io::stderr()).expect("cannot start the log writer thread");
     let terminal = std::io::stderr().is_terminal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -15,7 +15,7 @@
 //! 2026-11-27T05:02:18.123456Z  INFO request{cid=0193… channel="jira"}: request method="POST" status=200
 //! ```
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -70,18 +70,22 @@ where
 impl<'writer> FormatFields<'writer> for TextFields {
     fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
         let mut visitor = FieldWriter {
-            writer,
+            out: Buffered {
+                writer,
+                buffer: [0; BUFFER_LEN],
+                len: 0,
+            },
             first: true,
             result: Ok(()),
         };
         fields.record(&mut visitor);
-        visitor.result
+        visitor.result.and_then(|()| visitor.out.flush())
     }
 }
 
 /// Writes `name=value` pairs separated by spaces; the message comes bare.
 struct FieldWriter<'writer> {
-    writer: Writer<'writer>,
+    out: Buffered<'writer>,
     first: bool,
     result: fmt::Result,
 }
@@ -93,18 +97,15 @@ impl FieldWriter<'_> {
             return false;
         }
         if !self.first {
-            self.result = self.writer.write_char(' ');
+            self.result = self.out.write_char(' ');
         }
         self.first = false;
         if field.name() != "message" {
             let name = field.name();
             self.result = self
                 .result
-                .and_then(|()| {
-                    self.writer
-                        .write_str(name.strip_prefix("r#").unwrap_or(name))
-                })
-                .and_then(|()| self.writer.write_char('='));
+                .and_then(|()| self.out.write_str(name.strip_prefix("r#").unwrap_or(name)))
+                .and_then(|()| self.out.write_char('='));
         }
         self.result.is_ok()
     }
@@ -116,57 +117,133 @@ impl Visit for FieldWriter<'_> {
             return;
         }
         self.result = if field.name() == "message" {
-            Escaping(&mut self.writer).write_str(value)
+            Escaping(&mut self.out).write_str(value)
         } else {
-            write_quoted(&mut self.writer, value)
+            write_quoted(&mut self.out, value)
         };
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if self.start(field) {
-            self.result = write!(self.writer, "{value}");
+            self.result = write_decimal(&mut self.out, value, false);
         }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         if self.start(field) {
-            self.result = write!(self.writer, "{value}");
+            self.result = write_decimal(&mut self.out, value.unsigned_abs(), value < 0);
         }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         if self.start(field) {
-            self.result = self.writer.write_str(if value { "true" } else { "false" });
+            self.result = self.out.write_str(if value { "true" } else { "false" });
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         if self.start(field) {
-            self.result = write!(Escaping(&mut self.writer), "{value:?}");
+            self.result = write!(Escaping(&mut self.out), "{value:?}");
         }
     }
 }
 
+/// How many bytes of fields are gathered before they go to the writer.
+const BUFFER_LEN: usize = 256;
+
+/// Gathers what the fields write in a stack buffer and hands it to the writer in one piece.
+///
+/// A line's fields arrive as a dozen small writes, each a dynamic call into the writer; for
+/// a span the writer is a new `String`, which would grow (reallocate) two or three times.
+/// One write at the end gives one dynamic call and one allocation of the right size. Text
+/// longer than the buffer goes straight through.
+struct Buffered<'writer> {
+    writer: Writer<'writer>,
+    buffer: [u8; BUFFER_LEN],
+    len: usize,
+}
+
+impl Buffered<'_> {
+    fn flush(&mut self) -> fmt::Result {
+        if self.len == 0 {
+            return Ok(());
+        }
+        // Only whole `str`s are ever copied in, so the buffer is always valid UTF-8.
+        let text = std::str::from_utf8(&self.buffer[..self.len]).map_err(|_| fmt::Error)?;
+        self.len = 0;
+        self.writer.write_str(text)
+    }
+}
+
+impl fmt::Write for Buffered<'_> {
+    #[inline]
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        if self.len + text.len() > BUFFER_LEN {
+            self.flush()?;
+            if text.len() > BUFFER_LEN {
+                return self.writer.write_str(text);
+            }
+        }
+        self.buffer[self.len..self.len + text.len()].copy_from_slice(text.as_bytes());
+        self.len += text.len();
+        Ok(())
+    }
+
+    #[inline]
+    fn write_char(&mut self, ch: char) -> fmt::Result {
+        // The separators (' ', '=', '"') are ASCII: one byte, no UTF-8 encoding.
+        if ch.is_ascii() && self.len < BUFFER_LEN {
+            self.buffer[self.len] = ch as u8;
+            self.len += 1;
+            Ok(())
+        } else {
+            self.write_str(ch.encode_utf8(&mut [0; 4]))
+        }
+    }
+}
+
+/// Writes an integer in decimal, as `Display` would, without the formatting machinery.
+fn write_decimal(out: &mut impl fmt::Write, mut magnitude: u64, negative: bool) -> fmt::Result {
+    // u64::MAX has 20 digits; one more for the sign. Filled from the end.
+    let mut digits = [0u8; 21];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    if negative {
+        start -= 1;
+        digits[start] = b'-';
+    }
+    digits[start..]
+        .iter()
+        .try_for_each(|&digit| out.write_char(char::from(digit)))
+}
+
 /// Writes `value` as `Debug` would, in quotes, skipping its per-character escape checks
 /// when no character needs one.
-fn write_quoted(writer: &mut Writer<'_>, value: &str) -> fmt::Result {
+fn write_quoted(out: &mut impl fmt::Write, value: &str) -> fmt::Result {
     if value
         .bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
     {
-        writer.write_char('"')?;
-        writer.write_str(value)?;
-        writer.write_char('"')
+        out.write_char('"')?;
+        out.write_str(value)?;
+        out.write_char('"')
     } else {
-        write!(writer, "{value:?}")
+        write!(out, "{value:?}")
     }
 }
 
 /// Passes text through, escaping the characters that could end a log line early or drive
 /// a terminal: C0 controls, DEL and C1 controls.
-struct Escaping<'a, 'writer>(&'a mut Writer<'writer>);
+struct Escaping<'a, W>(&'a mut W);
 
-impl fmt::Write for Escaping<'_, '_> {
+impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
     fn write_str(&mut self, text: &str) -> fmt::Result {
         if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
             return self.0.write_str(text);
@@ -196,39 +273,46 @@ fn level_label(level: &Level) -> &'static str {
 
 /// `2026-11-27T05:02:18.123456Z ` (UTC, microseconds, then a space), as the default format
 /// writes it. The part up to the seconds changes once a second, so each thread keeps the
-/// last one it formatted.
+/// last one it formatted, and the whole stamp is written in one call.
 fn write_timestamp(writer: &mut impl fmt::Write, now: SystemTime) -> fmt::Result {
     thread_local! {
-        static LAST_SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+        /// The second, and the stamp whose first 19 bytes are that second's date and time.
+        static STAMP: RefCell<(u64, String)> = RefCell::new((u64::MAX, String::with_capacity(28)));
     }
     let since_epoch = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let second = since_epoch.as_secs();
-    let text = LAST_SECOND.with(|last| {
-        let (cached, text) = last.get();
-        if cached == second {
-            return text;
+    STAMP.with(|stamp| {
+        let Ok(mut stamp) = stamp.try_borrow_mut() else {
+            // Only a formatter that logs from inside itself gets here.
+            return Err(fmt::Error);
+        };
+        let (cached, text) = &mut *stamp;
+        if *cached != second {
+            let date = date_time(second);
+            text.clear();
+            text.push_str(std::str::from_utf8(&date).map_err(|_| fmt::Error)?);
+            *cached = second;
         }
-        let text = date_time(second);
-        last.set((second, text));
-        text
-    });
-    let mut micros = since_epoch.subsec_micros();
-    let mut fraction = *b".000000Z ";
-    for digit in fraction[1..7].iter_mut().rev() {
-        *digit = b'0' + (micros % 10) as u8;
-        micros /= 10;
-    }
-    let date = std::str::from_utf8(&text).map_err(|_| fmt::Error)?;
-    writer.write_str(date)?;
-    writer.write_str(std::str::from_utf8(&fraction).map_err(|_| fmt::Error)?)
+        text.truncate(DATE_TIME_LEN);
+        text.push('.');
+        let micros = since_epoch.subsec_micros();
+        for power in [100_000, 10_000, 1_000, 100, 10, 1] {
+            text.push(char::from(b'0' + (micros / power % 10) as u8));
+        }
+        text.push_str("Z ");
+        writer.write_str(text)
+    })
 }
 
+/// The length of `YYYY-MM-DDTHH:MM:SS`.
+const DATE_TIME_LEN: usize = 19;
+
 /// `YYYY-MM-DDTHH:MM:SS` for a count of seconds since the Unix epoch, in UTC.
-fn date_time(seconds: u64) -> [u8; 19] {
+fn date_time(seconds: u64) -> [u8; DATE_TIME_LEN] {
     let days = (seconds / 86_400) as i64;
     let in_day = seconds % 86_400;
     let (year, month, day) = civil_from_days(days);
-    let mut text = [0u8; 19];
+    let mut text = [0u8; DATE_TIME_LEN];
     let mut cursor = std::io::Cursor::new(&mut text[..]);
     // 19 bytes hold any date until the year 9999; later ones are cut short, not wrong.
     let _ = std::io::Write::write_fmt(

@@ -13,6 +13,7 @@ use p256::pkcs8::DecodePublicKey as _;
 use serde::Deserialize;
 
 use super::SigAlg;
+use crate::security::hmac::HmacKey;
 
 /// How a secret's text becomes a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -34,7 +35,7 @@ pub enum KeyFormat {
 /// A decoded key. `Debug` never shows HMAC key bytes.
 #[derive(Clone)]
 pub enum Key {
-    Hmac(Vec<u8>),
+    Hmac(HmacKey),
     Ed25519(ed25519_dalek::VerifyingKey),
     P256(p256::ecdsa::VerifyingKey),
 }
@@ -50,6 +51,11 @@ impl fmt::Debug for Key {
 }
 
 impl Key {
+    /// An HMAC key of these bytes.
+    pub fn hmac(bytes: Vec<u8>) -> Key {
+        Key::Hmac(HmacKey::new(bytes))
+    }
+
     /// True when this key can check a signature made with `alg`.
     pub fn fits(&self, alg: SigAlg) -> bool {
         matches!(
@@ -73,7 +79,7 @@ impl KeyFormat {
     /// Decodes `secret`; the error says what the text should look like, without echoing it.
     pub fn decode(self, secret: &str) -> Result<Key, String> {
         match self {
-            KeyFormat::Utf8 => Ok(Key::Hmac(secret.as_bytes().to_vec())),
+            KeyFormat::Utf8 => Ok(Key::hmac(secret.as_bytes().to_vec())),
             KeyFormat::Whsec => whsec(secret),
             KeyFormat::StandardWebhooks => match secret.strip_prefix("whpk_") {
                 Some(public) => ed25519_from_bytes(
@@ -106,7 +112,7 @@ impl KeyFormat {
 fn whsec(secret: &str) -> Result<Key, String> {
     let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
     match lenient_base64(encoded) {
-        Some(bytes) if !bytes.is_empty() => Ok(Key::Hmac(bytes)),
+        Some(bytes) if !bytes.is_empty() => Ok(Key::hmac(bytes)),
         _ => Err("a `whsec_` secret must be `whsec_` followed by base64".to_string()),
     }
 }
@@ -129,7 +135,7 @@ mod tests {
         let Key::Hmac(stripe) = KeyFormat::Utf8.decode("whsec_test_secret").unwrap() else {
             panic!()
         };
-        assert_eq!(stripe, b"whsec_test_secret");
+        assert_eq!(&stripe[..], b"whsec_test_secret");
         let Key::Hmac(svix) = KeyFormat::Whsec
             .decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
             .unwrap()

@@ -16,6 +16,8 @@ pub mod template;
 pub mod time;
 pub mod url;
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderName};
 use p256::ecdsa::signature::Verifier as _;
 use sha2::{Digest, Sha256};
@@ -27,7 +29,7 @@ pub use self::template::{Part, Template};
 pub use self::time::TimeFormat;
 pub use self::url::UrlForms;
 use super::Failure;
-use super::hmac::{Algorithm, Encoding, compute};
+use super::hmac::{Algorithm, Encoding};
 
 /// The algorithm that made a signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +153,7 @@ pub fn verify(
         None => None,
         Some((field, format)) => {
             let text = match field {
-                Field::SignatureKey => parsed.timestamp.map(str::to_string),
+                Field::SignatureKey => parsed.timestamp.map(Cow::Borrowed),
                 other => read(other)?,
             }
             .ok_or_else(|| Failure::MissingHeader(field.describe()))?;
@@ -188,12 +190,13 @@ pub fn verify(
     let params = params(scheme, message, url)?;
 
     let candidates = candidates(scheme, &parsed.entries, &where_)?;
-    let urls = match url {
-        Some(url) => scheme.url_forms.variants(url),
-        None => vec![String::new()],
-    };
+    // Without a URL in the template there is one form, the empty one; `String::new` does
+    // not allocate, so this costs nothing per request.
+    let no_url = [String::new()];
+    let url_variants = url.map(|url| scheme.url_forms.variants(url));
+    let urls = url_variants.as_deref().unwrap_or(&no_url);
     let id_text = id.as_deref().unwrap_or("");
-    let timestamp_text = timestamp.as_ref().map(|(t, _)| t.as_str()).unwrap_or("");
+    let timestamp_text = timestamp.as_ref().map(|(t, _)| t.as_ref()).unwrap_or("");
     // One list of slices per URL form; the body itself is never copied.
     let contents: Vec<Vec<&[u8]>> = urls
         .iter()
@@ -273,26 +276,27 @@ fn digest(parts: &[&[u8]]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-/// Reads a field as text; `Ok(None)` when it is absent.
-fn read_field(
+/// Reads a field as text; `Ok(None)` when it is absent. Header values and JSON strings are
+/// borrowed, not copied.
+fn read_field<'a>(
     field: &Field,
-    headers: &HeaderMap,
-    json: Option<&serde_json::Value>,
-) -> Result<Option<String>, Failure> {
+    headers: &'a HeaderMap,
+    json: Option<&'a serde_json::Value>,
+) -> Result<Option<Cow<'a, str>>, Failure> {
     match field {
         Field::Header(names) => match names.iter().find_map(|name| headers.get(name)) {
             None => Ok(None),
             Some(value) => value
                 .to_str()
-                .map(|s| Some(s.trim().to_string()))
+                .map(|s| Some(Cow::Borrowed(s.trim())))
                 .map_err(|_| {
                     Failure::Malformed(format!("{} is not visible ASCII", field.describe()))
                 }),
         },
         Field::Json(pointer) => match json.and_then(|value| value.pointer(pointer)) {
             None | Some(serde_json::Value::Null) => Ok(None),
-            Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
-            Some(serde_json::Value::Number(number)) => Ok(Some(number.to_string())),
+            Some(serde_json::Value::String(text)) => Ok(Some(Cow::Borrowed(text))),
+            Some(serde_json::Value::Number(number)) => Ok(Some(Cow::Owned(number.to_string()))),
             Some(_) => Err(Failure::Malformed(format!(
                 "{} is neither a string nor a number",
                 field.describe()
@@ -373,15 +377,12 @@ fn key_matches(key: &Key, content: &[&[u8]], candidates: &[Candidate]) -> bool {
             // One MAC per algorithm, compared with every candidate in constant time.
             let mut ok = false;
             for alg in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
-                let wanted: Vec<&Candidate> = candidates
-                    .iter()
-                    .filter(|c| c.alg == SigAlg::Hmac(alg))
-                    .collect();
-                if wanted.is_empty() {
+                let wanted = |c: &&Candidate| c.alg == SigAlg::Hmac(alg);
+                if !candidates.iter().any(|c| wanted(&c)) {
                     continue;
                 }
-                let mac = compute(alg, secret, content);
-                for candidate in wanted {
+                let mac = secret.mac(alg, content);
+                for candidate in candidates.iter().filter(wanted) {
                     ok |= bool::from(mac.as_slice().ct_eq(&candidate.bytes));
                 }
             }

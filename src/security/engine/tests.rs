@@ -33,7 +33,7 @@ fn headers(value: &str) -> HeaderMap {
 }
 
 fn run(value: &str, keys: &[&[u8]]) -> Result<Matched, Failure> {
-    let keys: Vec<Key> = keys.iter().map(|k| Key::Hmac(k.to_vec())).collect();
+    let keys: Vec<Key> = keys.iter().map(|k| Key::hmac(k.to_vec())).collect();
     let headers = headers(value);
     let message = Message {
         method: "POST",
@@ -107,7 +107,7 @@ fn missing_and_malformed_are_told_apart() {
         body: b"",
     };
     assert!(matches!(
-        verify(&scheme(), &[Key::Hmac(b"k".to_vec())], &message, NOW),
+        verify(&scheme(), &[Key::hmac(b"k".to_vec())], &message, NOW),
         Err(Failure::MissingHeader(_))
     ));
     assert!(matches!(

@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn zoom_answers_with_the_hmac_of_the_plain_token() {
         let body = br#"{"event":"endpoint.url_validation","payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"}}"#;
-        let reply = zoom(body, &Key::Hmac(b"secret".to_vec())).unwrap();
+        let reply = zoom(body, &Key::hmac(b"secret".to_vec())).unwrap();
         let value: Value = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(value["plainToken"], "qgg8vlvZRS6UYooatFL8Aw");
         let expected = hex::encode(compute(
@@ -132,7 +132,7 @@ mod tests {
             &[b"qgg8vlvZRS6UYooatFL8Aw"],
         ));
         assert_eq!(value["encryptedToken"], expected);
-        assert!(zoom(br#"{"event":"meeting.started"}"#, &Key::Hmac(vec![1])).is_none());
+        assert!(zoom(br#"{"event":"meeting.started"}"#, &Key::hmac(vec![1])).is_none());
     }
 
     #[test]

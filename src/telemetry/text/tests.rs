@@ -82,6 +82,20 @@ fn log_samples() {
         path = "with \"quotes\" and ünïcode",
         "New issue created: PROJ-123"
     );
+    // The access line's own form (the message as a field), the integer extremes, and values
+    // longer than the formatter's stack buffer, in the span and in the event.
+    let long = "x".repeat(300);
+    let wide = tracing::info_span!("wide", long = %long, after = 1u64);
+    let _wide = wide.enter();
+    tracing::info!(
+        target: "inlet::access",
+        message = "request",
+        zero = 0u64,
+        max = u64::MAX,
+        min = i64::MIN,
+        long = long.as_str(),
+        "then" = "more",
+    );
 }
 
 fn capture(install: impl FnOnce(Buffer) -> tracing::subscriber::DefaultGuard) -> Vec<String> {
@@ -112,7 +126,7 @@ fn lines_match_the_default_format_after_the_timestamp() {
                 .finish(),
         )
     });
-    assert_eq!(ours.len(), 4);
+    assert_eq!(ours.len(), 5);
     assert_eq!(ours, default);
     assert_eq!(
         ours[0],
