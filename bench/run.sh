@@ -10,7 +10,8 @@
 #   bench/run.sh [DURATION_SECONDS] [ROUNDS]    (defaults: 10 s, 3 rounds)
 #
 # Builds into CARGO_TARGET_DIR when it is set (else target/). The servers listen on ports
-# 11299 (bare), 11298 (sync) and 11297 (async); BARE_PORT, SYNC_PORT and ASYNC_PORT move them.
+# 11299 (bare), 11298 (sync), 11297 (async) and 11296 (ingest); BARE_PORT, SYNC_PORT,
+# ASYNC_PORT and INGEST_PORT move them.
 #
 # Needs wrk (apt-get install wrk). The server is pinned to CPU 0 and wrk to CPU 1, so each
 # gets one core; 64 connections. The servers run side by side and are measured in
