@@ -6,7 +6,7 @@ use std::time::Duration;
 use inlet::security::{Algorithm, hmac::compute};
 
 use crate::services;
-use crate::support::{TestServer, client, post};
+use crate::support::{Logs, TestServer, client, post};
 
 /// A port that was free a moment ago, for `server.admin_listen` (the listener binds it
 /// itself, so the test cannot hand it a socket).
@@ -16,6 +16,21 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Waits up to 5 s for the admin listener: the test server starts serving on a socket the
+/// test bound beforehand, but binds `admin_listen` itself a moment later.
+async fn admin_ready(port: u16) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nothing listens on the admin port {port} after 5 s");
 }
 
 fn config(admin_port: u16) -> String {
@@ -71,6 +86,7 @@ async fn get(url: &str) -> (u16, String, String) {
 async fn metrics_count_requests_rejections_and_job_attempts() {
     let port = free_port();
     let server = TestServer::start(services::app(), &config(port)).await;
+    admin_ready(port).await;
     let admin = format!("http://127.0.0.1:{port}");
 
     let body = r#"{"a":1}"#;
@@ -137,10 +153,13 @@ async fn metrics_count_requests_rejections_and_job_attempts() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Current-thread, so that the capture sees the server's log lines.
+#[tokio::test]
 async fn readyz_turns_503_while_the_server_drains() {
+    let (logs, _guard) = Logs::capture();
     let port = free_port();
     let mut server = TestServer::start(services::app(), &config(port)).await;
+    admin_ready(port).await;
     let admin = format!("http://127.0.0.1:{port}");
     assert_eq!(get(&format!("{admin}/readyz")).await.0, 200);
 
@@ -155,7 +174,8 @@ async fn readyz_turns_503_while_the_server_drains() {
             .status()
             .as_u16()
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The stop must come while the request is in the service, not before it arrived.
+    assert!(logs.wait_for("sleeping").await, "{}", logs.text());
     server.signal_stop();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(

@@ -39,6 +39,8 @@ impl Service for Sleeps {
     }
     async fn handle(&self, request: Request, _ctx: Context) -> Result<Response, ServiceError> {
         let ms = request.payload()?["ms"].as_u64().unwrap_or(0);
+        // Tests wait for this line to know the request is in flight.
+        tracing::info!(ms, "sleeping");
         tokio::time::sleep(Duration::from_millis(ms)).await;
         Ok(Response::json(json!({"slept_ms": ms})))
     }

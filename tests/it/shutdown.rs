@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::services;
-use crate::support::{TestServer, client};
+use crate::support::{Logs, TestServer, client};
 
 #[tokio::test]
 async fn in_flight_request_finishes_after_the_stop_signal() {
@@ -16,6 +16,7 @@ name = "sleeps"
 path = "/sleeps"
 service = "test.sleeps"
 "#;
+    let (logs, _guard) = Logs::capture();
     let mut server = TestServer::start(services::app(), config).await;
     let url = server.url("/sleeps");
     let in_flight = tokio::spawn(async move {
@@ -27,7 +28,8 @@ service = "test.sleeps"
             .unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The stop must come while the request is in the service, not before it arrived.
+    assert!(logs.wait_for("sleeping").await, "{}", logs.text());
     server.signal_stop();
     let (status, text) = in_flight.await.unwrap();
     assert_eq!((status, text.as_str()), (200, r#"{"slept_ms":500}"#));
