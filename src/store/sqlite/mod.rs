@@ -329,7 +329,7 @@ impl SqliteStore {
     pub(crate) async fn writer_pragma(&self, name: &'static str) -> Result<i64, StoreError> {
         self.inner
             .writer
-            .exclusive(move |conn| {
+            .inspect(move |conn| {
                 conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
                     .map_err(conn::classify)
             })

@@ -293,6 +293,9 @@ async fn claims_alone_skip_the_fsync_and_durable_writes_get_it_back() {
     let claimed = store.claim(claim()).await.unwrap();
     assert_eq!(claimed.jobs.len(), 1, "the claim still takes the job");
     assert_eq!(sqlite.writer_pragma("synchronous").await.unwrap(), 1);
+    // A migration runs alone, at the configured setting, whatever the last batch left.
+    assert_eq!(store.migrate().await.unwrap(), 0);
+    assert_eq!(sqlite.writer_pragma("synchronous").await.unwrap(), 2);
     store.close().await;
 
     // Configured NORMAL stays NORMAL for every write.

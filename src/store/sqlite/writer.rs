@@ -144,13 +144,35 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.alone(work, true).await
+    }
+
+    /// Like [`Writer::exclusive`], but on the connection exactly as the last batch left it
+    /// (its `synchronous` setting included): for tests that look at that state.
+    #[cfg(test)]
+    pub async fn inspect<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.alone(work, false).await
+    }
+
+    async fn alone<T, F>(&self, work: F, configured_sync: bool) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job = move |conn: &mut Connection| {
             // The caller may have timed out and gone; nothing more to do then.
             let _ = reply.send(work(conn));
         };
-        self.send_and_wait(Msg::Exclusive(Box::new(job)), answer)
-            .await
+        let msg = Msg::Exclusive {
+            job: Box::new(job),
+            configured_sync,
+        };
+        self.send_and_wait(msg, answer).await
     }
 
     /// Lets the writes already queued commit, stops the thread and waits for it.
@@ -193,7 +215,11 @@ impl Writer {
 /// What the writer thread is asked to do.
 enum Msg {
     Op(Box<dyn WriteOp>),
-    Exclusive(Box<dyn FnOnce(&mut Connection) + Send>),
+    Exclusive {
+        job: Box<dyn FnOnce(&mut Connection) + Send>,
+        /// Run at the configured `synchronous`, not the one the last batch left.
+        configured_sync: bool,
+    },
     Close(oneshot::Sender<()>),
 }
 
@@ -313,7 +339,19 @@ fn run(
         };
         let mut batch = match msg {
             Msg::Op(op) => vec![op],
-            Msg::Exclusive(job) => {
+            Msg::Exclusive {
+                job,
+                configured_sync,
+            } => {
+                // Migrations commit on their own; they get the configured fsync, never the
+                // setting left behind by a batch of claims. If it cannot be restored, the job
+                // is dropped unrun and its caller hears that the store is closed.
+                if configured_sync && synced != limits.full_sync {
+                    if set_synchronous(conn, limits.full_sync).is_err() {
+                        continue;
+                    }
+                    synced = limits.full_sync;
+                }
                 job(conn);
                 continue;
             }
@@ -342,8 +380,7 @@ fn run(
         if limits.full_sync {
             let wanted = batch.iter().any(|op| op.sync());
             if wanted != synced {
-                let level = if wanted { "FULL" } else { "NORMAL" };
-                if let Err(err) = conn.pragma_update(None, "synchronous", level) {
+                if let Err(err) = set_synchronous(conn, wanted) {
                     // The setting did not change; nothing may be acknowledged without the
                     // fsync it needs, so this batch fails like any other store failure.
                     let failed = Err(classify(err));
@@ -409,6 +446,11 @@ fn recover(conn: &mut Connection, reopen: &Reopen) {
             tracing::error!(message = "Cannot reopen the store's write connection.", %error);
         }
     }
+}
+
+/// Switches the connection between `synchronous = FULL` and `NORMAL` (see the module doc).
+fn set_synchronous(conn: &Connection, full: bool) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "synchronous", if full { "FULL" } else { "NORMAL" })
 }
 
 fn exec(conn: &Connection, sql: &str) -> Result<(), StoreError> {
