@@ -63,6 +63,15 @@ pub(super) fn migrate(conn: &mut Connection, now: i64) -> Result<u32, StoreError
             known,
         });
     }
+    if current > 0 && current < known {
+        // An upgrade may rebuild a big table (0002 copies every job); say so before the
+        // pause, so that a slow start is not a mystery.
+        tracing::info!(
+            message = "Upgrading the store's schema; large stores take a while.",
+            from = current,
+            to = known
+        );
+    }
     let mut applied = 0;
     for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
         tx.execute_batch(migration.sql).map_err(|err| {
