@@ -186,11 +186,12 @@ fn number(n: f64) -> Option<Value> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn lua() -> (Lua, Table) {
+    /// A state and the array metatable that marks JSON arrays; the tape's tests use it too.
+    pub(in crate::lua) fn lua() -> (Lua, Table) {
         let lua = Lua::new();
         let mt = lua.create_table().unwrap();
         mt.raw_set("__jsonarray", true).unwrap();

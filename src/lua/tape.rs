@@ -264,15 +264,9 @@ impl<'de> Visitor<'de> for Fill<'_> {
 mod tests {
     use super::*;
     use crate::lua::convert;
+    use crate::lua::convert::tests::lua;
     use mlua::{Lua, Table, Value as LuaValue};
     use serde_json::Value;
-
-    fn lua() -> (Lua, Table) {
-        let lua = Lua::new();
-        let mt = lua.create_table().unwrap();
-        mt.raw_set("__jsonarray", true).unwrap();
-        (lua, mt)
-    }
 
     fn via_tape(lua: &Lua, mt: &Table, text: &str) -> LuaValue {
         let mut tape = Tape::default();

@@ -50,26 +50,15 @@ impl Encoding {
 
 /// Hex digits (either case) to bytes; `None` for an odd length or a non-hex character.
 ///
-/// A signature is decoded on every request: this is one pass into a buffer of the right
-/// size, where `hex::decode` collects through an iterator that grows its `Vec` a byte at a
-/// time and tracks error positions, several times the work.
+/// A signature is decoded on every request: `decode_to_slice` writes into a buffer of the
+/// right size in one pass, where `hex::decode` collects through an iterator that grows its
+/// `Vec` a byte at a time, several times the work.
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    fn value(digit: u8) -> Option<u8> {
-        match digit {
-            b'0'..=b'9' => Some(digit - b'0'),
-            b'a'..=b'f' => Some(digit - b'a' + 10),
-            b'A'..=b'F' => Some(digit - b'A' + 10),
-            _ => None,
-        }
-    }
-    let digits = text.as_bytes();
-    if !digits.len().is_multiple_of(2) {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
-    let mut bytes = vec![0; digits.len() / 2];
-    for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-        *byte = value(pair[0])? << 4 | value(pair[1])?;
-    }
+    let mut bytes = vec![0; text.len() / 2];
+    hex::decode_to_slice(text, &mut bytes).ok()?;
     Some(bytes)
 }
 

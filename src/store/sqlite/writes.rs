@@ -176,17 +176,10 @@ pub(super) fn claim(conn: &Connection, req: &ClaimRequest) -> Result<Claimed, St
              WHERE rowid = ?1",
         )
         .map_err(classify)?;
-    for (rowid, _, _, _, _, attempt, _) in &rows {
+    let mut jobs = Vec::with_capacity(rows.len());
+    for (rowid, id, cid, service, payload, attempt, max_attempts) in rows {
         take.execute(params![rowid, attempt, req.owner, req.lease_until, req.now])
             .map_err(classify)?;
-    }
-    let rows = rows
-        .into_iter()
-        .map(|(_, id, cid, service, payload, attempt, max)| {
-            (id, cid, service, payload, attempt, max)
-        });
-    let mut jobs = Vec::with_capacity(rows.len());
-    for (id, cid, service, payload, attempt, max_attempts) in rows {
         let input = match payload {
             Some(payload) => JobInput::Payload(payload.into()),
             None => match load_event(conn, &cid)? {
