@@ -38,8 +38,10 @@ pub(crate) fn unavailable(message: &str, cid: &str, retry_after_seconds: u32) ->
     response
 }
 
-pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> HttpResponse {
-    let bytes = serde_json::to_vec(value).expect("a JSON value always serialises");
+/// `value` as a JSON body with `status`. Generic, so that fixed answers (an async
+/// channel's receipt) serialise from a plain struct without building a `Value` first.
+pub(crate) fn json(status: StatusCode, value: &impl serde::Serialize) -> HttpResponse {
+    let bytes = serde_json::to_vec(value).expect("Inlet's answers always serialise");
     let mut response = http::Response::new(Full::new(Bytes::from(bytes)));
     *response.status_mut() = status;
     response
