@@ -12,6 +12,7 @@ mod maintenance;
 mod migrate;
 mod readers;
 mod reads;
+mod tx;
 mod writer;
 mod writes;
 

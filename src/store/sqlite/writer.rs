@@ -37,6 +37,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::checkpoint::Nudge;
 use super::conn::classify;
+use super::tx::Tx;
 use crate::store::{StoreError, StoreOptions};
 
 /// Reopens the write connection when the old one is stuck (see [`Writer::start`]).
@@ -98,7 +99,7 @@ impl Writer {
     pub async fn write<T, F>(&self, weight: usize, wakes: bool, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         self.send_op(weight, wakes, true, work).await
     }
@@ -109,7 +110,7 @@ impl Writer {
     pub async fn write_unsynced<T, F>(&self, weight: usize, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         self.send_op(weight, false, false, work).await
     }
@@ -123,7 +124,7 @@ impl Writer {
     ) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let op = Op {
@@ -235,7 +236,7 @@ enum Applied {
 trait WriteOp: Send {
     /// Runs the write. An `Err` means the store itself failed and the whole batch must
     /// roll back.
-    fn apply(&mut self, conn: &Connection) -> Result<Applied, StoreError>;
+    fn apply(&mut self, tx: &Tx<'_>) -> Result<Applied, StoreError>;
     /// The write failed for its own reasons in an earlier run of this batch; it is left
     /// out of the next run.
     fn failed(&self) -> bool;
@@ -259,12 +260,12 @@ struct Op<T, F> {
 impl<T, F> WriteOp for Op<T, F>
 where
     T: Send,
-    F: Fn(&Connection) -> Result<T, StoreError> + Send,
+    F: Fn(&Tx<'_>) -> Result<T, StoreError> + Send,
 {
-    fn apply(&mut self, conn: &Connection) -> Result<Applied, StoreError> {
+    fn apply(&mut self, tx: &Tx<'_>) -> Result<Applied, StoreError> {
         // A panic here is a bug in a query function; it must not take the writer thread
         // (and with it every later write) down.
-        let outcome = catch_unwind(AssertUnwindSafe(|| (self.work)(conn))).unwrap_or_else(|_| {
+        let outcome = catch_unwind(AssertUnwindSafe(|| (self.work)(tx))).unwrap_or_else(|_| {
             Err(StoreError::Backend {
                 message: "a store write panicked".into(),
                 source: None,
@@ -410,12 +411,13 @@ fn run(
 /// Runs one batch in one transaction; see the module doc for a write that fails.
 fn commit(conn: &Connection, batch: &mut [Box<dyn WriteOp>]) -> Result<(), StoreError> {
     // Each rerun leaves out at least one more failed write, so this ends.
+    let tx = Tx::new(conn);
     'run: loop {
         // IMMEDIATE takes the write lock up front, so a busy database is detected here
         // (after the busy timeout) and not half-way through the batch.
         exec(conn, "BEGIN IMMEDIATE")?;
         for op in batch.iter_mut().filter(|op| !op.failed()) {
-            if let Applied::Failed = op.apply(conn)? {
+            if let Applied::Failed = op.apply(&tx)? {
                 exec(conn, "ROLLBACK")?;
                 continue 'run;
             }

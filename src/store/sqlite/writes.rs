@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::conn::classify;
 use super::reads::event_from_row;
+use super::tx::Tx;
 use crate::store::{
     Accepted, ClaimRequest, Claimed, ClaimedJob, Completed, Completion, Event, JobInput, NewJob,
     Next, StoreError, UnixMs, headers,
@@ -20,18 +21,14 @@ const MAX_ERROR_BYTES: usize = 4096;
 pub(super) const LEASE_LOST: &str = "lease expired: the worker was lost before it finished";
 
 /// Stores the event and its job, unless the dedup key is taken.
-pub(super) fn accept(
-    conn: &Connection,
-    event: &Event,
-    job: &NewJob,
-) -> Result<Accepted, StoreError> {
+pub(super) fn accept(tx: &Tx<'_>, event: &Event, job: &NewJob) -> Result<Accepted, StoreError> {
     if let Some(dedup) = &event.dedup {
         let window = i64::try_from(dedup.window.as_millis()).unwrap_or(i64::MAX);
         let expires_at = event.received_at.saturating_add(window);
         // Race-free claim of the key: insert it, or take it over only if it has expired.
         // When the key is live, the upsert changes nothing and returns no row. PostgreSQL
         // runs the same statement atomically under its unique index.
-        let won: Option<String> = conn
+        let won: Option<String> = tx
             .prepare_cached(
                 "INSERT INTO dedup (channel, key, cid, expires_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (channel, key) DO UPDATE
@@ -54,7 +51,7 @@ pub(super) fn accept(
             })
             .map_err(classify)?;
         if won.is_none() {
-            let first_cid = conn
+            let first_cid = tx
                 .prepare_cached("SELECT cid FROM dedup WHERE channel = ?1 AND key = ?2")
                 .and_then(|mut stmt| {
                     stmt.query_row(params![event.channel, dedup.key], |row| row.get(0))
@@ -63,71 +60,71 @@ pub(super) fn accept(
             return Ok(Accepted::Duplicate { first_cid });
         }
     }
-    conn.prepare_cached(
+    tx.with(
         "INSERT INTO events (cid, channel, method, path, query, headers, body, peer, received_at,
                              dedup_key, dedup_window_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        |stmt| {
+            stmt.execute(params![
+                event.cid,
+                event.channel,
+                event.method,
+                event.path,
+                event.query,
+                headers::encode(&event.headers),
+                &event.body[..],
+                event.peer,
+                event.received_at,
+                event.dedup.as_ref().map(|d| &d.key),
+                event
+                    .dedup
+                    .as_ref()
+                    .map(|d| i64::try_from(d.window.as_millis()).unwrap_or(i64::MAX)),
+            ])
+        },
     )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            event.cid,
-            event.channel,
-            event.method,
-            event.path,
-            event.query,
-            headers::encode(&event.headers),
-            &event.body[..],
-            event.peer,
-            event.received_at,
-            event.dedup.as_ref().map(|d| &d.key),
-            event
-                .dedup
-                .as_ref()
-                .map(|d| i64::try_from(d.window.as_millis()).unwrap_or(i64::MAX)),
-        ])
-    })
     .map_err(classify)?;
-    insert_job(conn, &event.cid, None, job)?;
+    insert_job(tx, &event.cid, None, job)?;
     Ok(Accepted::Stored)
 }
 
 /// Stores a job whose input is an inline payload.
 pub(super) fn enqueue(
-    conn: &Connection,
+    tx: &Tx<'_>,
     cid: &str,
     payload: &[u8],
     job: &NewJob,
 ) -> Result<(), StoreError> {
-    insert_job(conn, cid, Some(payload), job)
+    insert_job(tx, cid, Some(payload), job)
 }
 
 fn insert_job(
-    conn: &Connection,
+    tx: &Tx<'_>,
     cid: &str,
     payload: Option<&[u8]>,
     job: &NewJob,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(
+    tx.with(
         "INSERT INTO jobs (id, cid, service, input, payload, state, attempts, max_attempts,
                            next_attempt_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?7, ?8, ?8)",
+        |stmt| {
+            stmt.execute(params![
+                job.id,
+                cid,
+                job.service,
+                if payload.is_some() {
+                    "payload"
+                } else {
+                    "event"
+                },
+                payload,
+                job.max_attempts,
+                job.run_at,
+                job.created_at,
+            ])
+        },
     )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            job.id,
-            cid,
-            job.service,
-            if payload.is_some() {
-                "payload"
-            } else {
-                "event"
-            },
-            payload,
-            job.max_attempts,
-            job.run_at,
-            job.created_at,
-        ])
-    })
     .map(drop)
     .map_err(classify)
 }
