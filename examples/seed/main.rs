@@ -9,6 +9,11 @@ mod jira;
 mod salesforce;
 mod servicenow;
 
+/// The same allocator as the `inlet` binary (optional for your own binary: Inlet works
+/// with any global allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     inlet::App::new()
         .service(jira::JiraWebhook)
