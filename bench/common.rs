@@ -7,6 +7,11 @@ use std::time::{Duration, Instant};
 
 use inlet::store::{NewJob, Stats, Store, StoreOptions, Synchronous};
 
+/// The allocator of the `inlet` binary, so that these figures (RSS above all) are the
+/// shipped program's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Peak resident set size of this process so far, from /proc/self/status (VmHWM), in KiB.
 pub fn peak_rss_kib() -> u64 {
     proc_status_kib("VmHWM:")
