@@ -1,8 +1,8 @@
 //! The correlation id of a request: a UUIDv7 in lowercase hex, without dashes.
 //!
-//! Every request gets one, so it lives on the stack: 32 bytes, no allocation. Its `Display`
-//! writes the text in one call, without the padding logic `str`'s `Display` runs, because the
-//! request's span formats it on every request.
+//! Every request gets one, so it lives on the stack: 32 bytes, no allocation; the request's
+//! log scope (`telemetry::scope`) holds a copy. Its `Display` writes the text in one call,
+//! without the padding logic `str`'s `Display` runs.
 
 use std::fmt;
 

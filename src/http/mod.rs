@@ -2,7 +2,7 @@
 
 mod accept;
 mod body;
-mod cid;
+pub(crate) mod cid;
 pub(crate) mod dispatch;
 mod listener;
 pub(crate) mod reply;

@@ -32,6 +32,9 @@ pub(crate) struct Gateway {
     pub store: Store,
     pub workers: Arc<WorkerConfig>,
     pub metrics: Arc<Metrics>,
+    /// Each channel's name (by index, as `config.channels`), shared so that a request's log
+    /// scope holds it without a copy.
+    pub channel_names: Vec<Arc<str>>,
 }
 
 /// A server, built by [`App::build`](crate::App::build).
@@ -110,7 +113,13 @@ impl Server {
             retention: config.retention.events,
             clock: Clock::System,
         };
+        let channel_names = config
+            .channels
+            .iter()
+            .map(|c| Arc::from(c.name.as_str()))
+            .collect();
         let gateway = Arc::new(Gateway {
+            channel_names,
             config,
             shared,
             store: store.clone(),

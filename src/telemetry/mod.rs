@@ -1,16 +1,22 @@
 //! Logging: `tracing` to stderr, as text or JSON, filtered by `INLET_LOG`.
 //!
-//! Every line logged while handling a request sits inside the request's span, so it carries
-//! the cid; background jobs run inside a span with their caller's cid.
+//! Every line logged while handling a request carries the request's cid and channel: the
+//! request's task runs in a [request scope](scope), which every format writes as the
+//! `request{cid=… channel="…"}` span used to be written. Background jobs run inside a `job`
+//! span with their caller's cid.
 
+mod scope;
 mod text;
+mod wrapped;
 mod writer;
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
+pub(crate) use scope::{RequestScope, in_request};
 pub use text::{TextFields, TextFormat};
+pub use wrapped::{JsonFormat, TerminalFormat};
 pub use writer::{LogGuard, LogWriter};
 
 /// How log lines are written.
@@ -43,18 +49,22 @@ pub fn init(format: LogFormat) -> LogGuard {
     let _ = match format {
         // A person watching a terminal gets colours; files and pipes, where the volume is,
         // get the same lines from the cheaper formatter.
-        LogFormat::Text if terminal => builder.try_init(),
+        LogFormat::Text if terminal => builder.event_format(TerminalFormat::default()).try_init(),
         LogFormat::Text => builder
             .event_format(TextFormat)
             .fmt_fields(TextFields)
             .try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .map_event_format(JsonFormat::new)
+            .try_init(),
     };
     guard
 }
 
-/// Sends panics to the log, inside the span of the request that panicked, so that the
-/// operator sees the cid next to the panic message.
+/// Sends panics to the log. The hook runs on the panicking thread, inside the poll of the
+/// request that panicked, so the line carries that request's cid like any other.
 pub fn log_panics() {
     std::panic::set_hook(Box::new(|info| {
         let message = info
@@ -67,3 +77,6 @@ pub fn log_panics() {
         tracing::error!(panic = message, location, "panic");
     }));
 }
+
+#[cfg(test)]
+mod tests;

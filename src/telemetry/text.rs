@@ -1,9 +1,10 @@
 //! The text log format: the same lines as `tracing-subscriber`'s default format, written
 //! with a fraction of its work.
 //!
-//! Every request logs an access line inside a span that carries its cid, so the formatter
-//! runs once or more per request; the default one cost about as much CPU as the rest of a
-//! small request's handling (`bench/README.md`). The output is the same, line for line,
+//! Every request logs an access line, with the request's cid and channel (from its task's
+//! [request scope](super::scope), where a span carried them before), so the formatter runs
+//! once or more per request; the default one cost about as much CPU as the rest of a small
+//! request's handling (`bench/README.md`). The output is the same, line for line,
 //! except that control characters in messages and values are always escaped, so that no
 //! logged value can forge a line or drive a terminal.
 //!
@@ -26,7 +27,10 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// The event format: timestamp, level, the span scope with its fields, then the event.
+use super::scope::{RequestScope, with_request};
+
+/// The event format: timestamp, level, the request, the span scope with its fields, then
+/// the event.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TextFormat;
 
@@ -47,6 +51,10 @@ where
     ) -> fmt::Result {
         write_timestamp(&mut writer, SystemTime::now())?;
         writer.write_str(level_label(event.metadata().level()))?;
+        let in_request = with_request(|request| match request {
+            Some(request) => write_request(&mut writer, request).map(|()| true),
+            None => Ok(false),
+        })?;
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
                 writer.write_str(span.metadata().name())?;
@@ -60,6 +68,8 @@ where
                 }
                 writer.write_char(':')?;
             }
+            writer.write_char(' ')?;
+        } else if in_request {
             writer.write_char(' ')?;
         }
         ctx.format_fields(writer.by_ref(), event)?;
@@ -81,6 +91,16 @@ impl<'writer> FormatFields<'writer> for TextFields {
         fields.record(&mut visitor);
         visitor.result.and_then(|()| visitor.out.flush())
     }
+}
+
+/// Writes the request a line belongs to as the request span's place in the line used to
+/// read: `request{cid=… channel="…"}:`.
+fn write_request(writer: &mut impl fmt::Write, request: &RequestScope) -> fmt::Result {
+    writer.write_str("request{cid=")?;
+    writer.write_str(request.cid())?;
+    writer.write_str(" channel=")?;
+    write_quoted(writer, request.channel())?;
+    writer.write_str("}:")
 }
 
 /// Writes `name=value` pairs separated by spaces; the message comes bare.
