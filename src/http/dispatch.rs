@@ -11,6 +11,7 @@ use std::time::Instant;
 use http::header::CONTENT_LENGTH;
 use http::{HeaderName, HeaderValue, StatusCode};
 use hyper::body::Incoming;
+use tracing::Instrument;
 
 use super::body::{BodyError, read_limited};
 use super::cid::Cid;
@@ -21,7 +22,7 @@ use crate::routes::RouteMatch;
 use crate::security::{self, Unverified};
 use crate::server::Gateway;
 use crate::service::{Context, ErrorKind, Request, ServiceError, call_guarded};
-use crate::telemetry::{RequestScope, in_request};
+use crate::telemetry::{self, RequestScope, in_request};
 
 /// The header that carries the cid on every response.
 pub const CID_HEADER: HeaderName = HeaderName::from_static("x-inlet-cid");
@@ -93,7 +94,16 @@ pub(crate) async fn handle(
         );
         response
     };
-    in_request(scope, answer).await
+    if telemetry::formats_write_scope() {
+        in_request(scope, answer).await
+    } else {
+        let span = tracing::info_span!(
+            telemetry::REQUEST_SPAN,
+            cid = %scope.cid(),
+            channel = scope.channel()
+        );
+        in_request(scope, answer.instrument(span)).await
+    }
 }
 
 async fn respond(
@@ -255,4 +265,15 @@ fn body_error(err: BodyError, cid: &str) -> HttpResponse {
     };
     tracing::info!(status = status.as_u16(), reason = %message, "rejected body");
     reply::error(status, &message, cid)
+}
+
+#[cfg(test)]
+mod span_tests {
+    /// The text format recognises the fallback request span by its target (see
+    /// `telemetry::formats_write_scope`); it is made here.
+    #[test]
+    fn the_request_span_is_made_in_the_module_the_formats_expect() {
+        let this = format!("{}::span_tests", crate::telemetry::REQUEST_SPAN_TARGET);
+        assert_eq!(module_path!(), this);
+    }
 }

@@ -5,38 +5,17 @@
 //! reload. Readers take a snapshot without locking, so a change to the set never blocks or
 //! fails a request already in flight: it keeps the service it looked up.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
 use super::DynService;
 
-type ServiceMap = HashMap<String, Arc<dyn DynService>, BuildHasherDefault<Fnv>>;
-
-/// FNV-1a, for service names. Every request looks its service up by name, and the default
-/// SipHash cost ~190 instructions of that; its resistance to chosen keys buys nothing here,
-/// where names come from the config and the services' code, never from a request.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
+/// Keyed with FNV (the `fnv` crate, already built for `http`): every request looks its
+/// service up by name, and the default SipHash cost ~190 instructions of that. SipHash's
+/// resistance to chosen keys buys nothing here: names come from the config and the
+/// services' code, never from a request.
+type ServiceMap = fnv::FnvHashMap<String, Arc<dyn DynService>>;
 
 #[derive(Clone)]
 pub struct Services {

@@ -11,12 +11,14 @@ mod wrapped;
 mod writer;
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing_subscriber::EnvFilter;
 
 pub(crate) use scope::{RequestScope, in_request};
+
 pub use text::{TextFields, TextFormat};
-pub use wrapped::{JsonFormat, TerminalFormat};
+use wrapped::{JsonFormat, TerminalFormat};
 pub use writer::{LogGuard, LogWriter};
 
 /// How log lines are written.
@@ -46,7 +48,7 @@ pub fn init(format: LogFormat) -> LogGuard {
         .with_writer(writer)
         .with_ansi(terminal)
         .with_target(false);
-    let _ = match format {
+    let installed = match format {
         // A person watching a terminal gets colours; files and pipes, where the volume is,
         // get the same lines from the cheaper formatter.
         LogFormat::Text if terminal => builder.event_format(TerminalFormat::default()).try_init(),
@@ -60,7 +62,32 @@ pub fn init(format: LogFormat) -> LogGuard {
             .map_event_format(JsonFormat::new)
             .try_init(),
     };
+    if installed.is_ok() {
+        FORMATS_WRITE_SCOPE.store(true, Ordering::Relaxed);
+    }
     guard
+}
+
+/// Set once [`init`] has installed Inlet's own formats, which write a line's request from
+/// its [scope](scope).
+static FORMATS_WRITE_SCOPE: AtomicBool = AtomicBool::new(false);
+
+/// Whether the installed subscriber writes the request scope. When it does not (a program
+/// that embeds Inlet with its own subscriber, say one exporting to OpenTelemetry), requests
+/// also run in a `request` span with the same fields, so that subscriber still sees them.
+pub(crate) fn formats_write_scope() -> bool {
+    FORMATS_WRITE_SCOPE.load(Ordering::Relaxed)
+}
+
+/// The name of that span; its target is the module that makes it.
+pub(crate) const REQUEST_SPAN: &str = "request";
+pub(crate) const REQUEST_SPAN_TARGET: &str = "inlet::http::dispatch";
+
+/// Whether `span` is the request span, which [`TextFormat`] leaves out inside a request,
+/// having written the scope: a program that installs `TextFormat` in a subscriber of its
+/// own (Inlet's tests do) would otherwise see the request twice on every line.
+fn is_request_span(span: &tracing::Metadata<'_>) -> bool {
+    span.name() == REQUEST_SPAN && span.target() == REQUEST_SPAN_TARGET
 }
 
 /// Sends panics to the log. The hook runs on the panicking thread, inside the poll of the

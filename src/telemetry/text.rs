@@ -57,6 +57,11 @@ where
         })?;
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
+                // The request's span, made only for subscribers that do not write the
+                // scope (`telemetry::formats_write_scope`), repeats what was just written.
+                if in_request && super::is_request_span(span.metadata()) {
+                    continue;
+                }
                 writer.write_str(span.metadata().name())?;
                 let extensions = span.extensions();
                 if let Some(fields) = extensions.get::<FormattedFields<N>>()

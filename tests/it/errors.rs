@@ -173,6 +173,40 @@ async fn service_error_is_opaque_500_and_logged_in_full() {
     server.stop().await;
 }
 
+/// Inlet's formats write a request's cid from its task; a subscriber of an embedding
+/// program's own knows nothing of that, and gets the cid from a `request` span instead.
+#[tokio::test]
+async fn a_foreign_subscriber_sees_the_request_span() {
+    let (logs, _guard) = Logs::capture_foreign();
+    let server = server().await;
+    let response = client()
+        .post(server.url("/fails"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    let cid = response.headers()["x-inlet-cid"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let prefix = format!("request{{cid={cid} channel=");
+    assert!(
+        logs.wait_for("db-internal.corp:5432 refused").await,
+        "{}",
+        logs.text()
+    );
+    let line = logs
+        .text()
+        .lines()
+        .find(|line| line.contains("db-internal.corp:5432 refused"))
+        .map(str::to_string)
+        .unwrap();
+    assert!(line.contains(&prefix), "{line}");
+    assert_eq!(line.matches("request{").count(), 1, "{line}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn panic_is_500_and_the_server_keeps_serving() {
     let server = server().await;

@@ -174,6 +174,20 @@ impl Logs {
         (logs.clone(), tracing::subscriber::set_default(subscriber))
     }
 
+    /// Like [`Logs::capture`], with `tracing-subscriber`'s own default format: what a
+    /// program that embeds Inlet with a subscriber of its own would see.
+    pub fn capture_foreign() -> (Logs, tracing::subscriber::DefaultGuard) {
+        drop(Logs::capture());
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .finish();
+        (logs.clone(), tracing::subscriber::set_default(subscriber))
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
