@@ -86,6 +86,30 @@ mod tests {
         assert!(conn.prepare_cached(INSERT).is_ok());
     }
 
+    /// The writer's rerun of a batch: a kept statement that failed (a constraint) and was
+    /// rolled back with its transaction runs again in the next try of the same batch.
+    #[test]
+    fn kept_statements_survive_a_failed_write_and_a_rollback() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+            .unwrap();
+        const INSERT: &str = "INSERT INTO t (x) VALUES (?1)";
+        let tx = Tx::new(&conn);
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        tx.with(INSERT, |stmt| stmt.execute([1])).unwrap();
+        assert!(tx.with(INSERT, |stmt| stmt.execute([1])).is_err());
+        conn.execute_batch("ROLLBACK").unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        tx.with(INSERT, |stmt| stmt.execute([1])).unwrap();
+        tx.with(INSERT, |stmt| stmt.execute([2])).unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+        drop(tx);
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(rows, 2);
+    }
+
     #[test]
     fn a_bad_statement_is_an_error_and_not_kept() {
         let conn = Connection::open_in_memory().unwrap();
