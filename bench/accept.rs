@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use inlet::store::{Event, NewJob, Synchronous};
+use inlet::store::{Event, Headers, NewJob, Synchronous};
 
 #[tokio::main]
 async fn main() {
@@ -70,20 +70,20 @@ fn sample_event(cid: String) -> Event {
         method: "POST".into(),
         path: "/hooks/github".into(),
         query: String::new(),
-        headers: vec![
-            (b"host".to_vec(), b"hooks.example.com".to_vec()),
-            (b"content-type".to_vec(), b"application/json".to_vec()),
-            (b"user-agent".to_vec(), b"GitHub-Hookshot/abc123".to_vec()),
-            (b"x-github-event".to_vec(), b"pull_request".to_vec()),
+        headers: Headers::from_pairs([
+            (&b"host"[..], &b"hooks.example.com"[..]),
+            (b"content-type", b"application/json"),
+            (b"user-agent", b"GitHub-Hookshot/abc123"),
+            (b"x-github-event", b"pull_request"),
             (
-                b"x-github-delivery".to_vec(),
-                b"72d3162e-cc78-11e3-81ab-4c9367dc0958".to_vec(),
+                b"x-github-delivery",
+                b"72d3162e-cc78-11e3-81ab-4c9367dc0958",
             ),
             (
-                b"x-hub-signature-256".to_vec(),
-                b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17".to_vec(),
+                b"x-hub-signature-256",
+                b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
             ),
-        ],
+        ]),
         body: body.into(),
         peer: "192.0.2.10:53122".into(),
         received_at: common::now_ms(),

@@ -242,7 +242,7 @@ fn print_trace(trace: &Trace) {
             };
             println!("request      {} {}{}", event.method, event.path, query);
             println!("headers");
-            for (name, value) in &event.headers {
+            for (name, value) in event.headers.iter() {
                 println!(
                     "  {}: {}",
                     String::from_utf8_lossy(name),

@@ -12,7 +12,7 @@ use super::reply::{self, HttpResponse};
 use crate::config::ChannelConfig;
 use crate::security::{Settlement, unix_millis};
 use crate::server::Gateway;
-use crate::store::{Accepted, Dedup, Event, NewJob};
+use crate::store::{Accepted, Dedup, Event, Headers, NewJob};
 
 /// How long a sender should wait before retrying when the store cannot commit.
 const RETRY_AFTER_SECONDS: u32 = 5;
@@ -83,11 +83,11 @@ pub(super) async fn accept(
         method: head.method.as_str().to_string(),
         path: head.uri.path().to_string(),
         query: head.uri.query().unwrap_or("").to_string(),
-        headers: head
-            .headers
-            .iter()
-            .map(|(name, value)| (name.as_str().as_bytes().to_vec(), value.as_bytes().to_vec()))
-            .collect(),
+        headers: Headers::from_pairs(
+            head.headers
+                .iter()
+                .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes())),
+        ),
         body,
         peer: peer_text(peer),
         received_at: now,

@@ -37,7 +37,7 @@ use tokio::sync::Notify;
 pub use self::error::{Cause, StoreError};
 pub use self::model::{
     Accepted, Attempt, ClaimRequest, Claimed, ClaimedJob, Completed, Completion,
-    DEFAULT_DEDUP_WINDOW, Dedup, Event, Header, Job, JobInput, JobState, NewJob, Next, Outcome,
+    DEFAULT_DEDUP_WINDOW, Dedup, Event, Headers, Job, JobInput, JobState, NewJob, Next, Outcome,
     UnixMs, new_job_id,
 };
 pub use self::options::{StoreOptions, Synchronous};

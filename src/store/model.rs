@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+pub use super::headers::Headers;
+
 /// Milliseconds since the unix epoch.
 pub type UnixMs = i64;
-
-/// One header as it arrived: name and value bytes.
-pub type Header = (Vec<u8>, Vec<u8>);
 
 /// How long a dedup key blocks a second event with the same key, unless the channel says.
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(72 * 3600);
@@ -31,7 +30,7 @@ pub struct Event {
     pub query: String,
     /// Header name/value pairs as bytes, in arrival order, duplicates kept: signature
     /// checks and replays must see what the provider sent.
-    pub headers: Vec<Header>,
+    pub headers: Headers,
     /// The raw body, never re-serialised.
     pub body: Bytes,
     /// The peer address as text, such as `203.0.113.9:51234`.

@@ -85,11 +85,11 @@ pub(crate) fn event(cid: &str, channel: &str, at: UnixMs) -> Event {
         method: "POST".into(),
         path: format!("/hooks/{channel}"),
         query: "a=1&a=2".into(),
-        headers: vec![
-            (b"Content-Type".to_vec(), b"application/json".to_vec()),
-            (b"X-Dup".to_vec(), b"1".to_vec()),
-            (b"X-Dup".to_vec(), vec![0xff, 0xfe]),
-        ],
+        headers: crate::store::Headers::from_pairs([
+            (&b"Content-Type"[..], &b"application/json"[..]),
+            (b"X-Dup", b"1"),
+            (b"X-Dup", &[0xff, 0xfe]),
+        ]),
         body: bytes::Bytes::from(format!("{{\"cid\":\"{cid}\"}}")),
         peer: "127.0.0.1:40000".into(),
         received_at: at,

@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params_from_iter, types::Valu
 
 use super::conn::classify;
 use crate::store::{
-    Attempt, Dedup, Event, EventFilter, EventSummary, Job, JobCounts, JobRecord, JobState,
-    MAX_LIST_LIMIT, Outcome, Stats, StoreError, Trace, headers,
+    Attempt, Dedup, Event, EventFilter, EventSummary, Headers, Job, JobCounts, JobRecord, JobState,
+    MAX_LIST_LIMIT, Outcome, Stats, StoreError, Trace,
 };
 
 /// One event by cid, in the column order [`event_from_row`] expects.
@@ -35,7 +35,7 @@ pub(super) fn event_from_row(row: &Row<'_>) -> Result<Event, StoreError> {
         method: row.get(2).map_err(classify)?,
         path: row.get(3).map_err(classify)?,
         query: row.get(4).map_err(classify)?,
-        headers: headers::decode(&blob)?,
+        headers: Headers::from_blob(blob)?,
         body: body.into(),
         peer: row.get(7).map_err(classify)?,
         received_at: row.get(8).map_err(classify)?,

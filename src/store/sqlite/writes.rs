@@ -10,7 +10,7 @@ use super::reads::event_from_row;
 use super::tx::Tx;
 use crate::store::{
     Accepted, ClaimRequest, Claimed, ClaimedJob, Completed, Completion, Event, JobInput, NewJob,
-    Next, StoreError, UnixMs, headers,
+    Next, StoreError, UnixMs,
 };
 
 /// Error text kept per attempt, at most: enough to diagnose, bounded so that a service
@@ -71,7 +71,7 @@ pub(super) fn accept(tx: &Tx<'_>, event: &Event, job: &NewJob) -> Result<Accepte
                 event.method,
                 event.path,
                 event.query,
-                headers::encode(&event.headers),
+                event.headers.as_blob(),
                 &event.body[..],
                 event.peer,
                 event.received_at,
