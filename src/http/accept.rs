@@ -32,30 +32,17 @@ fn peer_text(peer: SocketAddr) -> String {
     let SocketAddr::V4(v4) = peer else {
         return peer.to_string();
     };
+    let mut digits = itoa::Buffer::new();
     let mut text = String::with_capacity(21);
     for (i, octet) in v4.ip().octets().into_iter().enumerate() {
         if i > 0 {
             text.push('.');
         }
-        push_decimal(&mut text, u32::from(octet));
+        text.push_str(digits.format(octet));
     }
     text.push(':');
-    push_decimal(&mut text, u32::from(v4.port()));
+    text.push_str(digits.format(v4.port()));
     text
-}
-
-fn push_decimal(text: &mut String, mut n: u32) {
-    let mut digits = [0u8; 10];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    text.push_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"));
 }
 
 /// Stores a verified request of an async channel and answers 202, 200 for a duplicate,
