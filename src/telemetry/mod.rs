@@ -5,6 +5,8 @@
 //! `request{cid=… channel="…"}` span used to be written. Background jobs run inside a `job`
 //! span with their caller's cid.
 
+#[cfg(test)]
+mod capture;
 mod scope;
 mod text;
 mod wrapped;

@@ -1,43 +1,17 @@
 //! Every format writes a line logged in a request scope as it wrote the same line in the
 //! `request` span the scope replaced, and a line outside of one without a request.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tracing::subscriber::DefaultGuard;
-use tracing_subscriber::fmt::MakeWriter;
 
+use super::capture::Buffer;
 use super::*;
 use crate::http::cid::Cid;
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'a self) -> Buffer {
-        self.clone()
-    }
-}
-
-impl Buffer {
-    /// The lines written, without their timestamps.
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(without_timestamp)
-            .collect()
-    }
+/// The lines written, without their timestamps.
+fn lines(buffer: &Buffer) -> Vec<String> {
+    buffer.text().lines().map(without_timestamp).collect()
 }
 
 fn without_timestamp(line: &str) -> String {
@@ -137,7 +111,7 @@ fn with_span_and_with_scope(kind: Kind, channel: &str) -> (Vec<String>, Vec<Stri
         let scope = RequestScope::new(cid, (!channel.is_empty()).then(|| Arc::from(channel)));
         run(in_request(scope, async { log_request_lines() }));
     }
-    (spanned.lines(), scoped.lines())
+    (lines(&spanned), lines(&scoped))
 }
 
 #[test]
@@ -191,7 +165,7 @@ fn a_line_outside_a_request_names_none() {
                 tracing::info_span!("job", cid = "c1").in_scope(|| tracing::info!("in a job"));
             });
         }
-        let lines = buffer.lines();
+        let lines = lines(&buffer);
         assert_eq!(lines.len(), 2);
         assert!(
             !lines[0].contains("request") && !lines[0].contains("cid"),
@@ -219,7 +193,7 @@ fn a_panic_in_a_request_logs_its_cid() {
         }));
         std::panic::set_hook(previous);
     }
-    let lines = buffer.lines();
+    let lines = lines(&buffer);
     assert_eq!(lines.len(), 1, "{lines:?}");
     let expected = format!(r#"ERROR request{{cid={cid} channel="jira"}}: panic panic="boom 7""#);
     assert!(lines[0].starts_with(&expected), "{lines:?}");

@@ -1,9 +1,7 @@
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tracing_subscriber::fmt::MakeWriter;
-
 use super::*;
+use crate::telemetry::capture::Buffer;
 
 #[test]
 fn dates_and_times_are_utc_calendar_dates() {
@@ -30,35 +28,13 @@ fn timestamps_carry_microseconds_and_a_trailing_space() {
     assert_eq!(text, "2026-11-18T11:06:40.123463Z ");
 }
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'a self) -> Buffer {
-        self.clone()
-    }
-}
-
-impl Buffer {
-    /// The lines written, each without its timestamp (the first word).
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|line| line.split_once(' ').unwrap().1.to_string())
-            .collect()
-    }
+/// The lines written, each without its timestamp (the first word).
+fn lines(buffer: &Buffer) -> Vec<String> {
+    buffer
+        .text()
+        .lines()
+        .map(|line| line.split_once(' ').unwrap().1.to_string())
+        .collect()
 }
 
 /// Logs a representative mix of events: nested spans, every kind of field, every level.
@@ -103,7 +79,7 @@ fn capture(install: impl FnOnce(Buffer) -> tracing::subscriber::DefaultGuard) ->
     let guard = install(buffer.clone());
     log_samples();
     drop(guard);
-    buffer.lines()
+    lines(&buffer)
 }
 
 #[test]
@@ -149,7 +125,7 @@ fn control_characters_cannot_forge_a_line_or_drive_a_terminal() {
             "message\nWARN forged \u{9b}"
         );
     });
-    let lines = buffer.lines();
+    let lines = lines(&buffer);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(
         lines[0],
