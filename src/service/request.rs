@@ -52,17 +52,23 @@ enum Target {
 impl Request {
     /// A request that arrived on a channel and passed its security.
     pub(crate) fn from_http(
-        head: http::request::Parts,
+        head: Box<http::request::Parts>,
         body: Bytes,
         peer: SocketAddr,
         params: Vec<(String, String)>,
         format: DataFormat,
     ) -> Self {
+        let http::request::Parts {
+            method,
+            uri,
+            headers,
+            ..
+        } = *head;
         Request(Box::new(Fields {
-            method: head.method,
-            target: Target::Uri(head.uri),
+            method,
+            target: Target::Uri(uri),
             params,
-            headers: head.headers,
+            headers,
             body,
             peer: Some(peer),
             format,
@@ -259,7 +265,7 @@ mod tests {
     fn json_request(body: &str) -> Request {
         let head = http::Request::post("/x").body(()).unwrap().into_parts().0;
         Request::from_http(
-            head,
+            Box::new(head),
             Bytes::from(body.to_string()),
             "127.0.0.1:1".parse().unwrap(),
             vec![],
