@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::future::Either;
 use http::header::CONTENT_LENGTH;
 use http::{HeaderName, HeaderValue, StatusCode};
 use hyper::body::Incoming;
@@ -102,17 +103,17 @@ pub(crate) fn handle(
         );
         response
     };
-    async move {
-        if telemetry::formats_write_scope() {
-            in_request(scope, answer).await
-        } else {
-            let span = tracing::info_span!(
-                telemetry::REQUEST_SPAN,
-                cid = %scope.cid(),
-                channel = scope.channel()
-            );
-            in_request(scope, answer.instrument(span)).await
-        }
+    // `Either` rather than an async block around the two: the block would hold `answer` twice,
+    // as its capture and inside the task-local's future, and the whole is copied into place.
+    if telemetry::formats_write_scope() {
+        Either::Left(in_request(scope, answer))
+    } else {
+        let span = tracing::info_span!(
+            telemetry::REQUEST_SPAN,
+            cid = %scope.cid(),
+            channel = scope.channel()
+        );
+        Either::Right(in_request(scope, answer.instrument(span)))
     }
 }
 
