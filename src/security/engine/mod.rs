@@ -21,7 +21,6 @@ use std::borrow::Cow;
 use http::{HeaderMap, HeaderName};
 use p256::ecdsa::signature::Verifier as _;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 pub use self::header::Layout;
 pub use self::keys::{Key, KeyFormat};
@@ -29,6 +28,7 @@ pub use self::template::{Part, Template};
 pub use self::time::TimeFormat;
 pub use self::url::UrlForms;
 use super::Failure;
+use super::compare::bytes_equal;
 use super::hmac::{Algorithm, Encoding};
 
 /// The algorithm that made a signature.
@@ -383,7 +383,7 @@ fn key_matches(key: &Key, content: &[&[u8]], candidates: &[Candidate]) -> bool {
                 }
                 let mac = secret.mac(alg, content);
                 for candidate in candidates.iter().filter(wanted) {
-                    ok |= bool::from(mac.as_slice().ct_eq(&candidate.bytes));
+                    ok |= bool::from(bytes_equal(mac.as_slice(), &candidate.bytes));
                 }
             }
             ok
