@@ -65,6 +65,11 @@ impl Cid {
         Cid(text)
     }
 
+    /// The text's bytes, without the UTF-8 check that `as_str` makes.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("a cid is hex digits, so ASCII")
     }

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::future::Either;
-use http::header::CONTENT_LENGTH;
 use http::{HeaderName, HeaderValue, StatusCode};
 use hyper::body::Incoming;
 use tracing::Instrument;
@@ -85,8 +84,7 @@ pub(crate) fn handle(
         let mut response = respond(&gateway, route, head, body, peer, cid.as_str()).await;
         response.headers_mut().insert(
             CID_HEADER,
-            HeaderValue::from_bytes(cid.as_str().as_bytes())
-                .expect("a cid is hex, so a valid header value"),
+            HeaderValue::from_bytes(cid.as_bytes()).expect("a cid is hex, so a valid header value"),
         );
         gateway
             .metrics
@@ -134,13 +132,8 @@ async fn respond(
         }
     };
 
-    let content_length = head
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|text| text.parse::<u64>().ok());
     let timeout = gateway.config.server.body_read_timeout;
-    let body = match read_limited(body, content_length, channel.max_body, timeout).await {
+    let body = match read_limited(body, channel.max_body, timeout).await {
         Ok(body) => body,
         Err(err) => return body_error(err, cid),
     };
