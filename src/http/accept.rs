@@ -50,7 +50,7 @@ fn peer_text(peer: SocketAddr) -> String {
 pub(super) async fn accept(
     gateway: &Gateway,
     channel: &ChannelConfig,
-    head: http::request::Parts,
+    head: Box<http::request::Parts>,
     body: Bytes,
     peer: SocketAddr,
     settlement: Settlement,

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 
 #[derive(Debug)]
@@ -20,11 +21,12 @@ pub(crate) enum BodyError {
 /// and as soon as more than `limit` bytes arrive when there is no Content-Length.
 pub(crate) async fn read_limited(
     body: Incoming,
-    content_length: Option<u64>,
     limit: u64,
     timeout: Duration,
 ) -> Result<Bytes, BodyError> {
-    if content_length.is_some_and(|length| length > limit) {
+    // hyper has parsed Content-Length already: its size hint is that length exactly (and 0
+    // as the lower bound of a chunked body), so the header need not be looked up again.
+    if body.size_hint().lower() > limit {
         return Err(BodyError::TooLarge { limit });
     }
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);

@@ -64,7 +64,7 @@ pub(crate) async fn serve_connections(
         let gateway = Arc::clone(&gateway);
         let service = service_fn(move |request| {
             let gateway = Arc::clone(&gateway);
-            // Boxed: the request's future is a few KiB, and hyper would otherwise copy it
+            // Boxed: the request's future is over a KiB, and hyper would otherwise copy it
             // into place on every request.
             let answer = Box::pin(dispatch::handle(gateway, request, peer));
             async move { Ok::<_, Infallible>(answer.await) }

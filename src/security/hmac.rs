@@ -107,9 +107,9 @@ impl MacBytes {
 /// [`compute`], without an allocation.
 fn compute_on_stack(algorithm: Algorithm, key: &[u8], parts: &[&[u8]]) -> MacBytes {
     match algorithm {
-        Algorithm::Sha1 => finish(keyed::<Hmac<sha1::Sha1>>(key), parts),
-        Algorithm::Sha256 => finish(keyed::<Hmac<sha2::Sha256>>(key), parts),
-        Algorithm::Sha512 => finish(keyed::<Hmac<sha2::Sha512>>(key), parts),
+        Algorithm::Sha1 => finish(keyed::<Hmac<sha1::Sha1>>(key), parts.iter().copied()),
+        Algorithm::Sha256 => finish(keyed::<Hmac<sha2::Sha256>>(key), parts.iter().copied()),
+        Algorithm::Sha512 => finish(keyed::<Hmac<sha2::Sha512>>(key), parts.iter().copied()),
     }
 }
 
@@ -120,7 +120,7 @@ fn keyed<M: Mac + KeyInit>(key: &[u8]) -> M {
 }
 
 /// Feeds `parts` to a keyed state and returns the MAC.
-fn finish<M: Mac>(mut mac: M, parts: &[&[u8]]) -> MacBytes {
+fn finish<'p, M: Mac>(mut mac: M, parts: impl IntoIterator<Item = &'p [u8]>) -> MacBytes {
     for part in parts {
         mac.update(part);
     }
@@ -166,7 +166,11 @@ impl HmacKey {
     }
 
     /// The HMAC of the concatenation of `parts`, as [`compute`] would give it.
-    pub(crate) fn mac(&self, algorithm: Algorithm, parts: &[&[u8]]) -> MacBytes {
+    pub(crate) fn mac<'p>(
+        &self,
+        algorithm: Algorithm,
+        parts: impl IntoIterator<Item = &'p [u8]>,
+    ) -> MacBytes {
         let states = &*self.states;
         match algorithm {
             Algorithm::Sha1 => finish(states.sha1.clone(), parts),
@@ -290,7 +294,7 @@ mod tests {
                 // Twice: each call starts again from the keyed state.
                 for _ in 0..2 {
                     assert_eq!(
-                        keyed.mac(algorithm, &parts).as_slice(),
+                        keyed.mac(algorithm, parts).as_slice(),
                         compute(algorithm, &key, &parts)
                     );
                 }

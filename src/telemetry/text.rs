@@ -150,13 +150,13 @@ impl Visit for FieldWriter<'_> {
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if self.start(field) {
-            self.result = write_decimal(&mut self.out, value, false);
+            self.result = self.out.write_str(itoa::Buffer::new().format(value));
         }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
         if self.start(field) {
-            self.result = write_decimal(&mut self.out, value.unsigned_abs(), value < 0);
+            self.result = self.out.write_str(itoa::Buffer::new().format(value));
         }
     }
 
@@ -225,28 +225,6 @@ impl fmt::Write for Buffered<'_> {
             self.write_str(ch.encode_utf8(&mut [0; 4]))
         }
     }
-}
-
-/// Writes an integer in decimal, as `Display` would, without the formatting machinery.
-fn write_decimal(out: &mut impl fmt::Write, mut magnitude: u64, negative: bool) -> fmt::Result {
-    // u64::MAX has 20 digits; one more for the sign. Filled from the end.
-    let mut digits = [0u8; 21];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (magnitude % 10) as u8;
-        magnitude /= 10;
-        if magnitude == 0 {
-            break;
-        }
-    }
-    if negative {
-        start -= 1;
-        digits[start] = b'-';
-    }
-    digits[start..]
-        .iter()
-        .try_for_each(|&digit| out.write_char(char::from(digit)))
 }
 
 /// Writes `value` as `Debug` would, in quotes, skipping its per-character escape checks

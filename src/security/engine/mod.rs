@@ -21,7 +21,6 @@ use std::borrow::Cow;
 use http::{HeaderMap, HeaderName};
 use p256::ecdsa::signature::Verifier as _;
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 pub use self::header::Layout;
 pub use self::keys::{Key, KeyFormat};
@@ -29,6 +28,7 @@ pub use self::template::{Part, Template};
 pub use self::time::TimeFormat;
 pub use self::url::UrlForms;
 use super::Failure;
+use super::compare::bytes_equal;
 use super::hmac::{Algorithm, Encoding};
 
 /// The algorithm that made a signature.
@@ -195,28 +195,23 @@ pub fn verify(
     let no_url = [String::new()];
     let url_variants = url.map(|url| scheme.url_forms.variants(url));
     let urls = url_variants.as_deref().unwrap_or(&no_url);
-    let id_text = id.as_deref().unwrap_or("");
-    let timestamp_text = timestamp.as_ref().map(|(t, _)| t.as_ref()).unwrap_or("");
-    // One list of slices per URL form; the body itself is never copied.
-    let contents: Vec<Vec<&[u8]>> = urls
-        .iter()
-        .map(|url| {
-            scheme.content.pieces(&template::Values {
-                id: id_text,
-                timestamp: timestamp_text,
-                body: message.body,
-                url,
-                method: message.method,
-                params: &params,
-            })
-        })
-        .collect();
+    let values = template::Values {
+        id: id.as_deref().unwrap_or(""),
+        timestamp: timestamp.as_ref().map(|(t, _)| t.as_ref()).unwrap_or(""),
+        body: message.body,
+        url: "",
+        method: message.method,
+        params: &params,
+    };
+    // The signed content under a URL form, as slices fed to the MAC one after the other:
+    // neither the body nor the list of slices is copied or collected.
+    let content = |url| scheme.content.slices(template::Values { url, ..values });
 
     let mut matched = None;
     for (index, key) in keys.iter().enumerate() {
         // Every key is tried even after a match, so timing does not tell which one matched.
-        let ok = contents.iter().fold(false, |ok, content| {
-            ok | key_matches(key, content, &candidates)
+        let ok = urls.iter().fold(false, |ok, url| {
+            ok | key_matches(key, content(url), &candidates)
         });
         if ok && matched.is_none() {
             matched = Some(index);
@@ -251,12 +246,8 @@ pub fn verify(
             }
             // Only a signed id can key the cache; an unsigned one could be changed at will.
             let key = match &id {
-                Some(id) if scheme.content.uses(&Part::Id) => digest(&[b"id:", id.as_bytes()]),
-                _ => {
-                    let mut parts: Vec<&[u8]> = vec![b"content:"];
-                    parts.extend_from_slice(&contents[0]);
-                    digest(&parts)
-                }
+                Some(id) if scheme.content.uses(&Part::Id) => digest([&b"id:"[..], id.as_bytes()]),
+                _ => digest(std::iter::once(&b"content:"[..]).chain(content(&urls[0]))),
             };
             Some(ReplayEntry {
                 key,
@@ -268,7 +259,7 @@ pub fn verify(
     Ok(Matched { key_index, replay })
 }
 
-fn digest(parts: &[&[u8]]) -> [u8; 32] {
+fn digest<'p>(parts: impl IntoIterator<Item = &'p [u8]>) -> [u8; 32] {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part);
@@ -371,7 +362,11 @@ fn candidates(
     Ok(out)
 }
 
-fn key_matches(key: &Key, content: &[&[u8]], candidates: &[Candidate]) -> bool {
+fn key_matches<'c>(
+    key: &Key,
+    content: impl Iterator<Item = &'c [u8]> + Clone,
+    candidates: &[Candidate],
+) -> bool {
     match key {
         Key::Hmac(secret) => {
             // One MAC per algorithm, compared with every candidate in constant time.
@@ -381,9 +376,9 @@ fn key_matches(key: &Key, content: &[&[u8]], candidates: &[Candidate]) -> bool {
                 if !candidates.iter().any(|c| wanted(&c)) {
                     continue;
                 }
-                let mac = secret.mac(alg, content);
+                let mac = secret.mac(alg, content.clone());
                 for candidate in candidates.iter().filter(wanted) {
-                    ok |= bool::from(mac.as_slice().ct_eq(&candidate.bytes));
+                    ok |= bool::from(bytes_equal(mac.as_slice(), &candidate.bytes));
                 }
             }
             ok
@@ -394,16 +389,21 @@ fn key_matches(key: &Key, content: &[&[u8]], candidates: &[Candidate]) -> bool {
             .filter(|c| c.alg == SigAlg::Ed25519)
             .any(|c| {
                 ed25519_dalek::Signature::from_slice(&c.bytes)
-                    .is_ok_and(|sig| public.verify_strict(&content.concat(), &sig).is_ok())
+                    .is_ok_and(|sig| public.verify_strict(&concat(content.clone()), &sig).is_ok())
             }),
         Key::P256(public) => candidates
             .iter()
             .filter(|c| c.alg == SigAlg::EcdsaP256)
             .any(|c| {
                 p256::ecdsa::DerSignature::try_from(c.bytes.as_slice())
-                    .is_ok_and(|sig| public.verify(&content.concat(), &sig).is_ok())
+                    .is_ok_and(|sig| public.verify(&concat(content.clone()), &sig).is_ok())
             }),
     }
+}
+
+/// The signed content in one buffer, for the signatures that need the message at once.
+fn concat<'c>(content: impl Iterator<Item = &'c [u8]>) -> Vec<u8> {
+    content.collect::<Vec<_>>().concat()
 }
 
 #[cfg(test)]

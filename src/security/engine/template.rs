@@ -21,7 +21,7 @@ pub enum Part {
 pub struct Template(Vec<Part>);
 
 /// The values a template is rendered from, all exactly as received.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Values<'a> {
     pub id: &'a str,
     pub timestamp: &'a str,
@@ -76,21 +76,27 @@ impl Template {
         self.0.contains(part)
     }
 
-    /// The bytes to sign, as slices in order: no copy of the body is made, so a MAC can
-    /// consume them one after the other.
+    /// The bytes to sign, as slices in order: no copy of the body is made, and nothing is
+    /// collected, so a MAC consumes them one after the other (cloning the iterator for
+    /// another MAC).
+    pub fn slices<'a>(
+        &'a self,
+        values: Values<'a>,
+    ) -> impl Iterator<Item = &'a [u8]> + Clone + use<'a> {
+        self.0.iter().map(move |part| match part {
+            Part::Literal(bytes) => bytes.as_slice(),
+            Part::Id => values.id.as_bytes(),
+            Part::Timestamp => values.timestamp.as_bytes(),
+            Part::Body => values.body,
+            Part::Url => values.url.as_bytes(),
+            Part::Method => values.method.as_bytes(),
+            Part::Params => values.params,
+        })
+    }
+
+    /// [`Template::slices`], collected.
     pub fn pieces<'a>(&'a self, values: &Values<'a>) -> Vec<&'a [u8]> {
-        self.0
-            .iter()
-            .map(|part| match part {
-                Part::Literal(bytes) => bytes.as_slice(),
-                Part::Id => values.id.as_bytes(),
-                Part::Timestamp => values.timestamp.as_bytes(),
-                Part::Body => values.body,
-                Part::Url => values.url.as_bytes(),
-                Part::Method => values.method.as_bytes(),
-                Part::Params => values.params,
-            })
-            .collect()
+        self.slices(*values).collect()
     }
 
     /// The bytes to sign, in one buffer (for signatures that need the whole message at once).

@@ -185,7 +185,7 @@ fn unverified(out: &Outgoing) -> Unverified {
     }
     let (head, ()) = builder.body(()).unwrap().into_parts();
     let peer: SocketAddr = "127.0.0.1:9".parse().unwrap();
-    Unverified::new(head, bytes::Bytes::from(out.body.clone()), peer)
+    Unverified::new(Box::new(head), bytes::Bytes::from(out.body.clone()), peer)
 }
 
 #[test]
