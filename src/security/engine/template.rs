@@ -94,14 +94,9 @@ impl Template {
         })
     }
 
-    /// [`Template::slices`], collected.
-    pub fn pieces<'a>(&'a self, values: &Values<'a>) -> Vec<&'a [u8]> {
-        self.slices(*values).collect()
-    }
-
     /// The bytes to sign, in one buffer (for signatures that need the whole message at once).
     pub fn render(&self, values: &Values) -> Vec<u8> {
-        self.pieces(values).concat()
+        self.slices(*values).collect::<Vec<_>>().concat()
     }
 }
 
